@@ -1,0 +1,1 @@
+"""The HTTP API: one router per capability, authentication, roles and audit."""

@@ -1,0 +1,45 @@
+"""The FastAPI application: one router per capability, every one behind authentication."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+
+from fanzha import __version__
+from fanzha.api import admin, audit, auth, cases, orders, reference, stats
+from fanzha.api.security import secret_key
+from fanzha.errors import InputError
+from fanzha.settings import Settings, get_settings
+from fanzha.store.db import make_engine, session_factory
+
+ROUTERS = [auth.router, cases.router, orders.router, audit.router, admin.router, reference.router, stats.router]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(title="fanzha", version=__version__,
+                  description="The anti-telecom-fraud centre platform. Log in at /auth/login "
+                              "(people) or send X-API-Key (other systems).")
+    engine = make_engine(settings.database_url)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = session_factory(engine)
+    app.state.secret = secret_key(settings)
+
+    @app.exception_handler(InputError)
+    async def _bad_input(request: Request, err: InputError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": str(err), **err.as_dict()})
+
+    @app.exception_handler(IntegrityError)
+    async def _conflict(request: Request, err: IntegrityError) -> JSONResponse:
+        return JSONResponse(status_code=409, content={"detail": "conflicts with a stored record"})
+
+    for router in ROUTERS:
+        app.include_router(router)
+
+    @app.get("/health", tags=["meta"])
+    def health() -> dict:
+        return {"ok": True, "version": __version__}
+
+    return app

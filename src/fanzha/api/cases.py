@@ -1,0 +1,91 @@
+"""Cases and the reports that open them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from sqlalchemy import select
+
+from fanzha.api.deps import Principal, SessionDep, check_case_access, require, unit_scope, write_audit
+from fanzha.api.schemas import CaseDetail, CaseOut, ReportIn, fen_str, yuan_to_fen
+from fanzha.api.views import case_out, order_out
+from fanzha.roles import Permission, Role
+from fanzha.store import services
+from fanzha.store.models import Case, Order
+
+router = APIRouter(tags=["cases"])
+
+Reader = Annotated[Principal, Depends(require(Permission.cases_read))]
+Writer = Annotated[Principal, Depends(require(Permission.cases_write))]
+Feeder = Annotated[Principal, Depends(require(Permission.reports_feed))]
+
+
+def _file(session, principal: Principal, body: ReportIn, source: str):
+    unit = None
+    if principal.role == Role.station_officer and not body.district:
+        # An officer's own report without a place belongs to the officer's unit.
+        from fanzha.store.models import Unit
+        unit = session.get(Unit, principal.unit_id)
+    case, created = services.open_case(
+        session, source=source, received_at=body.received_at, text=body.text, created_by=principal.name,
+        district=body.district, address=body.address, scam_type=body.scam_type,
+        loss_fen=yuan_to_fen(body.loss, allow_zero=True), external_id=body.external_id, unit=unit,
+        identifiers=[(i.kind, i.value) for i in body.identifiers],
+        victim=body.victim.model_dump() if body.victim else None)
+    write_audit(session, principal, "report_filed" if created else "report_repeated", "/reports",
+                case.case_no, source=source, external_id=body.external_id)
+    return case, created
+
+
+@router.post("/cases", response_model=CaseOut, status_code=status.HTTP_201_CREATED)
+def file_report(body: ReportIn, principal: Writer, session: SessionDep, response: Response) -> CaseOut:
+    """A station officer's or analyst's report form: opens a case (or returns the open one)."""
+    case, created = _file(session, principal, body, "station")
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return case_out(case)
+
+
+@router.post("/reports", response_model=list[CaseOut], status_code=status.HTTP_201_CREATED)
+def feed_reports(body: list[ReportIn], principal: Feeder, session: SessionDep) -> list[CaseOut]:
+    """Platform feeds (110, national case platform): a batch, all in or none."""
+    if not body:
+        raise HTTPException(422, "empty batch")
+    if len(body) > 1000:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "at most 1000 reports a batch")
+    return [case_out(_file(session, principal, r, principal.name)[0]) for r in body]
+
+
+@router.get("/cases", response_model=list[CaseOut])
+def list_cases(principal: Reader, session: SessionDep,
+               limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[CaseOut]:
+    q = select(Case).order_by(Case.opened_at.desc()).limit(limit)
+    scope = unit_scope(session, principal)
+    if scope is not None:
+        q = q.where(Case.unit_id.in_(scope))
+    cases = session.execute(q).scalars().all()
+    write_audit(session, principal, "cases_listed", "/cases", None, case_nos=[c.case_no for c in cases])
+    return [case_out(c) for c in cases]
+
+
+@router.get("/cases/{case_no}", response_model=CaseDetail)
+def read_case(case_no: str, principal: Reader, session: SessionDep) -> CaseDetail:
+    try:
+        case = services.get_case(session, case_no)
+    except LookupError as err:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(err)) from None
+    check_case_access(session, principal, case)
+    write_audit(session, principal, "case_read", f"/cases/{case_no}", case_no)
+    orders = session.execute(select(Order).where(Order.case_id == case.id).order_by(Order.id)).scalars()
+    base = case_out(case).model_dump()
+    return CaseDetail(
+        **base,
+        reports=[{"source": r.source, "external_id": r.external_id, "received_at": r.received_at.isoformat(),
+                  "district": r.district, "address": r.address, "text": r.text, "loss": fen_str(r.loss_fen),
+                  "identifiers": [{"kind": i.kind, "value": i.value} for i in r.identifiers]}
+                 for r in case.reports],
+        victims=[{"name": v.name, "phone": v.phone, "id_number": v.id_number, "account": v.account,
+                  "loss": fen_str(v.loss_fen)} for v in case.victims],
+        orders=[order_out(o).model_dump(mode="json") for o in orders],
+    )

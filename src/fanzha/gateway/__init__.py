@@ -1,0 +1,1 @@
+"""The one-stop institution hub: orders to banks, payment companies and operators."""

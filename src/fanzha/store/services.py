@@ -1,0 +1,142 @@
+"""Thin storage operations the API and CLI share: cases, reports, orders.
+
+The rules live in the pure cores (``fanzha.gateway.orders``, ``fanzha.roles``);
+these functions only read and write rows, inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from fanzha.errors import InputError
+from fanzha.gateway.orders import MONEY_ORDERS, OrderKind, OrderState, check_transition, idempotency_key
+from fanzha.store.models import Case, Identifier, Institution, Order, OrderEvent, Report, Unit, Victim
+from fanzha.store.types import utcnow
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def next_case_no(session: Session, at: datetime) -> str:
+    """``FZ`` + the local date + a six-digit sequence of the day: ``FZ20240501000012``."""
+    day = at.astimezone(SHANGHAI).strftime("%Y%m%d")
+    prefix = f"FZ{day}"
+    last = session.execute(select(func.max(Case.case_no)).where(Case.case_no.like(prefix + "%"))).scalar()
+    seq = int(last[len(prefix):]) + 1 if last else 1
+    return f"{prefix}{seq:06d}"
+
+
+def get_case(session: Session, case_no: str) -> Case:
+    case = session.execute(select(Case).where(Case.case_no == case_no)).scalar_one_or_none()
+    if case is None:
+        raise LookupError(f"no case {case_no!r}")
+    return case
+
+
+def get_institution(session: Session, code: str) -> Institution:
+    inst = session.execute(select(Institution).where(Institution.code == code)).scalar_one_or_none()
+    if inst is None:
+        raise InputError(f"unknown institution {code!r}", field="institution")
+    return inst
+
+
+def unit_for_district(session: Session, district: str) -> Unit | None:
+    """The unit whose zone covers the district (the most specific one, a station first)."""
+    from fanzha.store.models import UnitZone
+
+    rows = session.execute(
+        select(Unit).join(UnitZone).where(UnitZone.district == district)
+    ).scalars().all()
+    order = {"station": 0, "district": 1, "city": 2}
+    return min(rows, key=lambda u: (order.get(u.kind, 3), u.code)) if rows else None
+
+
+def open_case(session: Session, *, source: str, received_at: datetime, text: str, created_by: str,
+              district: str = "", address: str = "", scam_type: str | None = None, loss_fen: int = 0,
+              external_id: str | None = None, unit: Unit | None = None,
+              identifiers: list[tuple[str, str]] = (), victim: dict | None = None) -> tuple[Case, bool]:
+    """File a report and open its case; a report already filed (same source and id) returns its case.
+
+    Returns ``(case, created)``.
+    """
+    if received_at.tzinfo is None:
+        raise InputError("received_at needs a UTC offset", field="received_at")
+    if loss_fen < 0:
+        raise InputError("loss must not be negative", field="loss")
+    if external_id:
+        existing = session.execute(
+            select(Report).where(Report.source == source, Report.external_id == external_id)
+        ).scalar_one_or_none()
+        if existing is not None and existing.case is not None:
+            return existing.case, False
+    unit = unit or (unit_for_district(session, district) if district else None)
+    case = Case(case_no=next_case_no(session, received_at), opened_at=utcnow(), scam_type=scam_type,
+                unit=unit, loss_fen=loss_fen, summary=text[:200])
+    report = Report(source=source, external_id=external_id, received_at=received_at, district=district,
+                    address=address, scam_type=scam_type, loss_fen=loss_fen, text=text, case=case,
+                    created_by=created_by,
+                    identifiers=[Identifier(kind=k, value=v) for k, v in identifiers])
+    session.add_all([case, report])
+    if victim:
+        session.add(Victim(case=case, loss_fen=loss_fen, **victim))
+    session.flush()
+    return case, True
+
+
+def create_order(session: Session, *, case: Case, kind: str, institution: Institution, target: str,
+                 legal_basis: str, created_by: str, amount_fen: int | None = None,
+                 key: str | None = None, expires_at: datetime | None = None,
+                 round_no: int = 0) -> tuple[Order, bool]:
+    """Put an order in the outbox. The same idempotency key twice is the same order.
+
+    Returns ``(order, created)``.
+    """
+    try:
+        kind_ = OrderKind(kind)
+    except ValueError:
+        raise InputError(f"unknown order kind {kind!r}; one of: {', '.join(k.value for k in OrderKind)}",
+                         field="kind") from None
+    if not target:
+        raise InputError("an order needs a target (account, number or URL)", field="target")
+    if not legal_basis.strip():
+        raise InputError("an order needs a legal basis", field="legal_basis")
+    if kind_ in MONEY_ORDERS and not amount_fen:
+        raise InputError(f"a {kind_.value} order needs an amount", field="amount")
+    if kind_ not in MONEY_ORDERS and amount_fen is not None:
+        raise InputError(f"a {kind_.value} order takes no amount", field="amount")
+    key = key or idempotency_key(case.case_no, kind_, institution.code, target, amount_fen, round_no)
+    existing = session.execute(select(Order).where(Order.idempotency_key == key)).scalar_one_or_none()
+    if existing is not None:
+        same = (existing.case_id == case.id and existing.kind == kind_.value and existing.target == target
+                and existing.institution_id == institution.id and existing.amount_fen == amount_fen)
+        if not same:
+            raise InputError("idempotency key already used for a different order", field="idempotency_key")
+        return existing, False
+    now = utcnow()
+    order = Order(case=case, kind=kind_.value, institution=institution, target=target, amount_fen=amount_fen,
+                  legal_basis=legal_basis, idempotency_key=key, state=OrderState.pending.value,
+                  created_by=created_by, created_at=now, updated_at=now, expires_at=expires_at,
+                  request={"case_no": case.case_no, "kind": kind_.value, "institution": institution.code,
+                           "target": target, "amount_fen": amount_fen, "legal_basis": legal_basis})
+    order.events.append(OrderEvent(at=now, from_state=None, to_state=order.state, actor=created_by,
+                                   note="queued in the outbox"))
+    session.add(order)
+    session.flush()
+    return order, True
+
+
+def move_order(session: Session, order: Order, new_state: str, *, actor: str, note: str = "",
+               answer: dict | None = None) -> Order:
+    """Move an order along an allowed transition, recording the move."""
+    nxt = check_transition(order.state, new_state)
+    now = utcnow()
+    order.events.append(OrderEvent(at=now, from_state=order.state, to_state=nxt.value, actor=actor, note=note))
+    order.state = nxt.value
+    order.updated_at = now
+    if answer is not None:
+        order.answer = answer
+    session.flush()
+    return order
