@@ -51,7 +51,8 @@ def test_same_platform_report_twice_opens_one_case(api):
 
 def test_station_officer_sees_only_its_units_cases(api):
     mine = _case(api)                                    # 思明区 → 中华派出所
-    other = _case(api, district="湖里区", address="湖里街道")  # → 湖里派出所
+    other = _case(api, district="湖里区", address="湖里街道", text="另一位受害人被骗",
+                  victim={"name": "李某", "phone": "+8613800000001"})  # → 湖里派出所
     officer = api.as_(Role.station_officer)
     assert api.client.get(f"/cases/{mine['case_no']}", headers=officer).status_code == 200
     assert api.client.get(f"/cases/{other['case_no']}", headers=officer).status_code == 403

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import func, select
 
 from fanzha.errors import InputError
+from fanzha.intake.service import Incoming, file_report
 from fanzha.gateway.orders import OrderKind, OrderState, TransitionError
 from fanzha.store import services
 from fanzha.store.db import transaction
@@ -21,8 +22,7 @@ AT = datetime(2024, 5, 1, 2, 0, tzinfo=timezone.utc)
 def case_and_bank(sessions):
     with transaction(sessions) as s:
         s.add(Institution(code="ICBC", name="中国工商银行", kind="national_bank"))
-        case, _ = services.open_case(s, source="110", received_at=AT, text="报警", created_by="t")
-        return case.case_no
+        return file_report(s, Incoming(received_at=AT, text="报警", source="110"), actor="t").case.case_no
 
 
 def _send(s, case_no, **kw):
@@ -84,12 +84,6 @@ def test_state_moves_are_checked_and_recorded(sessions, case_and_bank):
 
 def test_case_numbers_run_per_day(sessions):
     with transaction(sessions) as s:
-        nos = [services.open_case(s, source="110", received_at=AT, text="x", created_by="t")[0].case_no
-               for _ in range(3)]
+        nos = [file_report(s, Incoming(received_at=AT, text=f"报警{i}", source="110"), actor="t").case.case_no
+               for i in range(3)]
     assert nos == ["FZ20240501000001", "FZ20240501000002", "FZ20240501000003"]
-
-
-def test_naive_times_are_refused(sessions):
-    with transaction(sessions) as s:
-        with pytest.raises(InputError, match="offset"):
-            services.open_case(s, source="110", received_at=datetime(2024, 5, 1), text="x", created_by="t")

@@ -8,11 +8,12 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from sqlalchemy import select
 
 from fanzha.api.deps import Principal, SessionDep, check_case_access, require, unit_scope, write_audit
-from fanzha.api.schemas import CaseDetail, CaseOut, ReportIn, fen_str, yuan_to_fen
+from fanzha.api.schemas import CaseDetail, CaseOut, ReportIn, VictimIn, fen_str, yuan_to_fen
 from fanzha.api.views import case_out, order_out
+from fanzha.intake.service import Filed, Incoming, file_report
 from fanzha.roles import Permission, Role
 from fanzha.store import services
-from fanzha.store.models import Case, Order
+from fanzha.store.models import Case, Order, Unit
 
 router = APIRouter(tags=["cases"])
 
@@ -21,30 +22,30 @@ Writer = Annotated[Principal, Depends(require(Permission.cases_write))]
 Feeder = Annotated[Principal, Depends(require(Permission.reports_feed))]
 
 
-def _file(session, principal: Principal, body: ReportIn, source: str):
-    unit = None
-    if principal.role == Role.station_officer and not body.district:
+def _file(session, principal: Principal, body: ReportIn, source: str) -> Filed:
+    unit_code = None
+    if principal.role == Role.station_officer and not body.district and not body.address:
         # An officer's own report without a place belongs to the officer's unit.
-        from fanzha.store.models import Unit
-        unit = session.get(Unit, principal.unit_id)
-    case, created = services.open_case(
-        session, source=source, received_at=body.received_at, text=body.text, created_by=principal.name,
-        district=body.district, address=body.address, scam_type=body.scam_type,
-        loss_fen=yuan_to_fen(body.loss, allow_zero=True), external_id=body.external_id, unit=unit,
-        identifiers=[(i.kind, i.value) for i in body.identifiers],
-        victim=body.victim.model_dump() if body.victim else None)
-    write_audit(session, principal, "report_filed" if created else "report_repeated", "/reports",
-                case.case_no, source=source, external_id=body.external_id)
-    return case, created
+        unit_code = session.get(Unit, principal.unit_id).code
+    victim = body.victim or VictimIn()
+    filed = file_report(session, Incoming(
+        received_at=body.received_at, text=body.text, source=source, external_id=body.external_id,
+        district=body.district, address=body.address, caller=body.caller or victim.phone, name=victim.name,
+        loss_fen=yuan_to_fen(body.loss, allow_zero=True), scam_type=body.scam_type, paid_at=body.paid_at,
+        identifiers=[(i.kind, i.value) for i in body.identifiers], victim_account=victim.account,
+        unit_code=unit_code), actor=principal.name)
+    write_audit(session, principal, f"report_{filed.outcome}", "/reports", filed.case.case_no, source=source,
+                external_id=body.external_id, orders_queued=filed.orders)
+    return filed
 
 
 @router.post("/cases", response_model=CaseOut, status_code=status.HTTP_201_CREATED)
-def file_report(body: ReportIn, principal: Writer, session: SessionDep, response: Response) -> CaseOut:
+def post_case(body: ReportIn, principal: Writer, session: SessionDep, response: Response) -> CaseOut:
     """A station officer's or analyst's report form: opens a case (or returns the open one)."""
-    case, created = _file(session, principal, body, "station")
-    if not created:
+    filed = _file(session, principal, body, "station")
+    if filed.outcome != "opened":
         response.status_code = status.HTTP_200_OK
-    return case_out(case)
+    return case_out(filed.case)
 
 
 @router.post("/reports", response_model=list[CaseOut], status_code=status.HTTP_201_CREATED)
@@ -54,7 +55,7 @@ def feed_reports(body: list[ReportIn], principal: Feeder, session: SessionDep) -
         raise HTTPException(422, "empty batch")
     if len(body) > 1000:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "at most 1000 reports a batch")
-    return [case_out(_file(session, principal, r, principal.name)[0]) for r in body]
+    return [case_out(_file(session, principal, r, principal.name).case) for r in body]
 
 
 @router.get("/cases", response_model=list[CaseOut])
@@ -81,8 +82,11 @@ def read_case(case_no: str, principal: Reader, session: SessionDep) -> CaseDetai
     base = case_out(case).model_dump()
     return CaseDetail(
         **base,
+        escalated_to=case.escalated_to.code if case.escalated_to else None,
+        timeline=[{"at": e.at.isoformat(), "kind": e.kind, "actor": e.actor, "detail": e.detail}
+                  for e in case.events],
         reports=[{"source": r.source, "external_id": r.external_id, "received_at": r.received_at.isoformat(),
-                  "district": r.district, "address": r.address, "text": r.text, "loss": fen_str(r.loss_fen),
+                  "district": r.district, "address": r.address, "caller": r.caller, "text": r.text, "loss": fen_str(r.loss_fen),
                   "identifiers": [{"kind": i.kind, "value": i.value} for i in r.identifiers]}
                  for r in case.reports],
         victims=[{"name": v.name, "phone": v.phone, "id_number": v.id_number, "account": v.account,

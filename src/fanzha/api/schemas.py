@@ -55,14 +55,16 @@ class ReportIn(Strict):
     district: str = Field(default="", max_length=64)
     address: str = Field(default="", max_length=256)
     scam_type: str | None = Field(default=None, max_length=32)
-    loss: str = "0.00"
+    loss: str | None = Field(default=None, description="yuan; absent: read from the text")
+    paid_at: AwareDatetime | None = Field(default=None, description="the last payment; recent → emergency")
+    caller: str = Field(default="", max_length=32)
     text: str = Field(min_length=1, max_length=100_000)
     identifiers: list[IdentifierIn] = Field(default_factory=list, max_length=1000)
     victim: VictimIn | None = None
 
     @field_validator("loss")
     @classmethod
-    def _loss(cls, v: str) -> str:
+    def _loss(cls, v: str | None) -> str | None:
         yuan_to_fen(v, allow_zero=True)
         return v
 
@@ -79,6 +81,8 @@ class CaseOut(BaseModel):
 
 
 class CaseDetail(CaseOut):
+    escalated_to: str | None
+    timeline: list[dict[str, Any]]
     reports: list[dict[str, Any]]
     victims: list[dict[str, Any]]
     orders: list[dict[str, Any]]

@@ -107,9 +107,13 @@ class Case(Base):
     loss_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     emergency: Mapped[bool] = mapped_column(Boolean, default=False)
     summary: Mapped[str] = mapped_column(Text, default="")
-    unit: Mapped[Unit | None] = relationship()
+    escalated_to_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))  # 上抓一级
+    unit: Mapped[Unit | None] = relationship(foreign_keys=[unit_id])
+    escalated_to: Mapped[Unit | None] = relationship(foreign_keys=[escalated_to_id])
     reports: Mapped[list["Report"]] = relationship(back_populates="case")
     victims: Mapped[list["Victim"]] = relationship(back_populates="case", cascade="all, delete-orphan")
+    events: Mapped[list["CaseEvent"]] = relationship(back_populates="case", order_by="CaseEvent.id",
+                                                     cascade="all, delete-orphan")
 
 
 class Report(Base):
@@ -125,11 +129,27 @@ class Report(Base):
     scam_type: Mapped[str | None] = mapped_column(String(32))
     loss_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     text: Mapped[str] = mapped_column(Text, default="")
+    caller: Mapped[str] = mapped_column(String(32), default="", index=True)  # E.164 where known
+    paid_at: Mapped[datetime | None] = mapped_column()  # the last payment the report mentions
+    fingerprint: Mapped[str | None] = mapped_column(String(32), index=True)  # same call twice
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     created_by: Mapped[str] = mapped_column(String(128), default="")
     case: Mapped[Case | None] = relationship(back_populates="reports")
     identifiers: Mapped[list["Identifier"]] = relationship(back_populates="report", cascade="all, delete-orphan")
     __table_args__ = (UniqueConstraint("source", "external_id"),)
+
+
+class CaseEvent(Base):
+    """One step on a case's timeline: filed, routed, escalated, emergency, order sent…"""
+
+    __tablename__ = "case_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(128))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    case: Mapped[Case] = relationship(back_populates="events")
 
 
 class Victim(Base):

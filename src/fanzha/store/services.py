@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from fanzha.errors import InputError
 from fanzha.gateway.orders import MONEY_ORDERS, OrderKind, OrderState, check_transition, idempotency_key
-from fanzha.store.models import Case, Identifier, Institution, Order, OrderEvent, Report, Unit, Victim
+from fanzha.store.models import Case, Institution, Order, OrderEvent
 from fanzha.store.types import utcnow
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -41,49 +41,6 @@ def get_institution(session: Session, code: str) -> Institution:
     if inst is None:
         raise InputError(f"unknown institution {code!r}", field="institution")
     return inst
-
-
-def unit_for_district(session: Session, district: str) -> Unit | None:
-    """The unit whose zone covers the district (the most specific one, a station first)."""
-    from fanzha.store.models import UnitZone
-
-    rows = session.execute(
-        select(Unit).join(UnitZone).where(UnitZone.district == district)
-    ).scalars().all()
-    order = {"station": 0, "district": 1, "city": 2}
-    return min(rows, key=lambda u: (order.get(u.kind, 3), u.code)) if rows else None
-
-
-def open_case(session: Session, *, source: str, received_at: datetime, text: str, created_by: str,
-              district: str = "", address: str = "", scam_type: str | None = None, loss_fen: int = 0,
-              external_id: str | None = None, unit: Unit | None = None,
-              identifiers: list[tuple[str, str]] = (), victim: dict | None = None) -> tuple[Case, bool]:
-    """File a report and open its case; a report already filed (same source and id) returns its case.
-
-    Returns ``(case, created)``.
-    """
-    if received_at.tzinfo is None:
-        raise InputError("received_at needs a UTC offset", field="received_at")
-    if loss_fen < 0:
-        raise InputError("loss must not be negative", field="loss")
-    if external_id:
-        existing = session.execute(
-            select(Report).where(Report.source == source, Report.external_id == external_id)
-        ).scalar_one_or_none()
-        if existing is not None and existing.case is not None:
-            return existing.case, False
-    unit = unit or (unit_for_district(session, district) if district else None)
-    case = Case(case_no=next_case_no(session, received_at), opened_at=utcnow(), scam_type=scam_type,
-                unit=unit, loss_fen=loss_fen, summary=text[:200])
-    report = Report(source=source, external_id=external_id, received_at=received_at, district=district,
-                    address=address, scam_type=scam_type, loss_fen=loss_fen, text=text, case=case,
-                    created_by=created_by,
-                    identifiers=[Identifier(kind=k, value=v) for k, v in identifiers])
-    session.add_all([case, report])
-    if victim:
-        session.add(Victim(case=case, loss_fen=loss_fen, **victim))
-    session.flush()
-    return case, True
 
 
 def create_order(session: Session, *, case: Case, kind: str, institution: Institution, target: str,

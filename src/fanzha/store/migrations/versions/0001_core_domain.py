@@ -86,6 +86,8 @@ def upgrade() -> None:
     sa.Column('loss_fen', sa.BigInteger(), nullable=False),
     sa.Column('emergency', sa.Boolean(), nullable=False),
     sa.Column('summary', sa.Text(), nullable=False),
+    sa.Column('escalated_to_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['escalated_to_id'], ['units.id'], ),
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('case_no')
@@ -191,6 +193,9 @@ def upgrade() -> None:
     sa.Column('scam_type', sa.String(length=32), nullable=True),
     sa.Column('loss_fen', sa.BigInteger(), nullable=False),
     sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('caller', sa.String(length=32), nullable=False),
+    sa.Column('paid_at', sa.DateTime(), nullable=True),
+    sa.Column('fingerprint', sa.String(length=32), nullable=True),
     sa.Column('case_id', sa.Integer(), nullable=True),
     sa.Column('created_by', sa.String(length=128), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], ),
@@ -199,6 +204,21 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('reports', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_reports_case_id'), ['case_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_reports_caller'), ['caller'], unique=False)
+        batch_op.create_index(batch_op.f('ix_reports_fingerprint'), ['fingerprint'], unique=False)
+
+    op.create_table('case_events',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('actor', sa.String(length=128), nullable=False),
+    sa.Column('detail', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('case_events', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_case_events_case_id'), ['case_id'], unique=False)
 
     op.create_table('victims',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -323,7 +343,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_victims_case_id'))
 
     op.drop_table('victims')
+    with op.batch_alter_table('case_events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_case_events_case_id'))
+
+    op.drop_table('case_events')
     with op.batch_alter_table('reports', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_reports_fingerprint'))
+        batch_op.drop_index(batch_op.f('ix_reports_caller'))
         batch_op.drop_index(batch_op.f('ix_reports_case_id'))
 
     op.drop_table('reports')
