@@ -1,0 +1,277 @@
+"""Interception benchmark: the compact blocklist against a SQLite table of expressions.
+
+The baseline is how Pi-hole keeps its lists: one SQLite table of listed names with an
+index, looked up with one ``SELECT`` per name (here per lookup expression, after the
+same Safe Browsing canonicalisation, so both sides answer the same question).
+
+Measured for each engine, each in a fresh subprocess so memory figures are its own:
+
+* load: from the plain list file (URLs and numbers) to ready-to-check, in seconds;
+* RSS growth of the process over the load, in MB (psutil);
+* URL and phone checks per second in process, on a mix where 5 % of queries are listed.
+
+Usage::
+
+    python benchmarks/bench_intercept.py                 # 2,000,000 URLs, 1,000,000 numbers
+    python benchmarks/bench_intercept.py --urls 200000 --phones 100000 --queries 50000
+
+Writes ``benchmarks/out/intercept.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import psutil
+
+OUT = Path(__file__).resolve().parent / "out" / "intercept.json"
+TLDS = ["com", "cn", "net", "top", "xyz", "vip", "cc", "com.cn", "shop", "icu"]
+MOBILE_PREFIXES = ["130", "131", "132", "135", "136", "137", "138", "139", "150", "151",
+                   "158", "166", "177", "186", "187", "188", "198"]
+ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+# ------------------------------------------------------------------ synthetic lists
+
+def _word(rng: random.Random, lo: int, hi: int) -> str:
+    return "".join(rng.choices(ALNUM, k=rng.randint(lo, hi)))
+
+
+def _url(rng: random.Random) -> str:
+    host = f"{_word(rng, 5, 14)}.{rng.choice(TLDS)}"
+    r = rng.random()
+    if r < 0.55:
+        return f"{host}"                                            # whole site
+    if r < 0.8:
+        return f"https://www.{host}/{_word(rng, 3, 8)}/"             # a directory
+    return f"http://{host}/{_word(rng, 3, 8)}/{_word(rng, 4, 10)}.html?id={rng.randint(1, 99999)}"
+
+
+def _mobile(rng: random.Random) -> str:
+    return f"{rng.choice(MOBILE_PREFIXES)}{rng.randint(0, 10**8 - 1):08d}"
+
+
+def _visit_of(listed: str, rng: random.Random) -> str:
+    """A URL a user might actually open that the listed entry covers."""
+    if "://" not in listed:
+        return f"https://m.{listed}/index.php?from=sms"
+    return listed.replace("http://", "HTTP://", 1) if rng.random() < 0.5 else listed
+
+
+def make_data(n_urls: int, n_phones: int, n_queries: int, workdir: Path, seed: int = 7) -> dict:
+    rng = random.Random(seed)
+    urls = [_url(rng) for _ in range(n_urls)]
+    phones = [_mobile(rng) for _ in range(n_phones)]
+    listfile = workdir / "block.txt"
+    with listfile.open("w", encoding="utf-8") as f:
+        f.write("# synthetic fraud list\n")
+        f.write("\n".join(urls))
+        f.write("\n")
+        f.write("\n".join(phones))
+        f.write("\n")
+    hit = max(1, n_queries // 20)
+    url_q = [_visit_of(rng.choice(urls), rng) for _ in range(hit)]
+    url_q += [f"https://{_word(rng, 4, 12)}.{rng.choice(TLDS)}/{_word(rng, 2, 8)}/{_word(rng, 3, 9)}"
+              f"?u={rng.randint(1, 10**6)}" for _ in range(n_queries - hit)]
+    rng.shuffle(url_q)
+    phone_q = [rng.choice(phones) for _ in range(hit)] + [_mobile(rng) for _ in range(n_queries - hit)]
+    rng.shuffle(phone_q)
+    queries = workdir / "queries.json"
+    queries.write_text(json.dumps({"urls": url_q, "phones": phone_q}), encoding="utf-8")
+    return {"list": str(listfile), "queries": str(queries)}
+
+
+# ------------------------------------------------------------------ engines (in a subprocess)
+
+def _rss() -> int:
+    return psutil.Process().memory_info().rss
+
+
+def run_fanzha(listfile: str, queries: dict) -> dict:
+    from fanzha.intercept.listfile import load_blocklist
+
+    rss0 = _rss()
+    t0 = time.perf_counter()
+    bl = load_blocklist(listfile, at=datetime.now(timezone.utc))
+    load_s = time.perf_counter() - t0
+    rss1 = _rss()
+    urls, phones = queries["urls"], queries["phones"]
+    t0 = time.perf_counter()
+    uv = bl.check_urls(urls)
+    url_batch_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    pv = bl.check_phones(phones)
+    phone_batch_s = time.perf_counter() - t0
+    single = urls[: min(len(urls), 20000)]
+    t0 = time.perf_counter()
+    for u in single:
+        bl.check_url(u)
+    url_single_s = time.perf_counter() - t0
+    return {
+        "load_s": load_s, "rss_growth_mb": (rss1 - rss0) / 2**20, "rss_mb": rss1 / 2**20,
+        "index_mb": bl.nbytes / 2**20, "counts": bl.counts(),
+        "url_checks_per_s": len(urls) / url_batch_s,
+        "url_single_checks_per_s": len(single) / url_single_s,
+        "phone_checks_per_s": len(phones) / phone_batch_s,
+        "urls_blocked": sum(v.blocked for v in uv), "phones_blocked": sum(v.blocked for v in pv),
+    }
+
+
+def run_sqlite(listfile: str, queries: dict) -> dict:
+    """Pi-hole's way: an indexed SQLite table, one SELECT per candidate name."""
+    from fanzha.intercept.listfile import classify, read_list
+    from fanzha.intercept.entries import EntryKind
+    from fanzha.intercept.phones import normalize_phone
+    from fanzha.intercept.urls import canonical_parts, expressions
+
+    rss0 = _rss()
+    t0 = time.perf_counter()
+    dbfile = Path(listfile).with_suffix(".sqlite")
+    if dbfile.exists():
+        dbfile.unlink()
+    db = sqlite3.connect(dbfile)
+    db.execute("PRAGMA journal_mode=OFF")
+    db.execute("PRAGMA synchronous=OFF")
+    db.execute("CREATE TABLE gravity (domain TEXT NOT NULL, list_line INTEGER NOT NULL, "
+               "valid_until INTEGER NOT NULL)")
+    db.execute("CREATE TABLE allowlist (domain TEXT NOT NULL)")
+    db.execute("CREATE TABLE phones (number TEXT NOT NULL, list_line INTEGER NOT NULL, "
+               "valid_until INTEGER NOT NULL)")
+    until = int((datetime.now(timezone.utc) + timedelta(days=30)).timestamp())
+    url_rows, phone_rows = [], []
+    for ln in read_list(listfile):
+        if ln.kind is EntryKind.url:
+            url_rows.append((canonical_parts(ln.value).expression, ln.line, until))
+        else:
+            phone_rows.append((normalize_phone(ln.value), ln.line, until))
+    db.executemany("INSERT INTO gravity VALUES (?, ?, ?)", url_rows)
+    db.executemany("INSERT INTO phones VALUES (?, ?, ?)", phone_rows)
+    db.execute("CREATE INDEX idx_gravity ON gravity (domain)")
+    db.execute("CREATE INDEX idx_allow ON allowlist (domain)")
+    db.execute("CREATE INDEX idx_phones ON phones (number)")
+    db.commit()
+    del url_rows, phone_rows
+    load_s = time.perf_counter() - t0
+    rss1 = _rss()
+    now = int(time.time())
+    urls, phones = queries["urls"], queries["phones"]
+    t0 = time.perf_counter()
+    blocked_urls = 0
+    for u in urls:
+        for e in expressions(u):
+            if db.execute("SELECT 1 FROM gravity WHERE domain = ? AND valid_until > ? LIMIT 1",
+                          (e, now)).fetchone():
+                if not any(db.execute("SELECT 1 FROM allowlist WHERE domain = ? LIMIT 1",
+                                      (a,)).fetchone() for a in expressions(u)):
+                    blocked_urls += 1
+                break
+    url_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    blocked_phones = 0
+    for p in phones:
+        if classify(p) is EntryKind.phone and db.execute(
+                "SELECT 1 FROM phones WHERE number = ? AND valid_until > ? LIMIT 1",
+                (normalize_phone(p), now)).fetchone():
+            blocked_phones += 1
+    phone_s = time.perf_counter() - t0
+    size = dbfile.stat().st_size
+    db.close()
+    dbfile.unlink()
+    return {
+        "load_s": load_s, "rss_growth_mb": (rss1 - rss0) / 2**20, "rss_mb": rss1 / 2**20,
+        "db_file_mb": size / 2**20,
+        "url_checks_per_s": len(urls) / url_s, "phone_checks_per_s": len(phones) / phone_s,
+        "urls_blocked": blocked_urls, "phones_blocked": blocked_phones,
+    }
+
+
+def _worker(engine: str, listfile: str, queryfile: str) -> None:
+    queries = json.loads(Path(queryfile).read_text(encoding="utf-8"))
+    result = {"fanzha": run_fanzha, "sqlite": run_sqlite}[engine](listfile, queries)
+    sys.stdout.write(json.dumps(result))
+
+
+def _run_worker(engine: str, data: dict) -> dict:
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = dict(os.environ, PYTHONPATH=src + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run([sys.executable, __file__, "--worker", engine, data["list"], data["queries"]],
+                         check=True, capture_output=True, text=True, env=env)
+    return json.loads(out.stdout)
+
+
+# ------------------------------------------------------------------ main
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--urls", type=int, default=2_000_000)
+    ap.add_argument("--phones", type=int, default=1_000_000)
+    ap.add_argument("--queries", type=int, default=200_000)
+    ap.add_argument("--skip-baseline", action="store_true")
+    ap.add_argument("--worker", nargs=3, metavar=("ENGINE", "LIST", "QUERIES"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        _worker(*args.worker)
+        return {}
+
+    with tempfile.TemporaryDirectory(prefix="fanzha-bench-") as tmp:
+        t0 = time.perf_counter()
+        data = make_data(args.urls, args.phones, args.queries, Path(tmp))
+        print(f"generated {args.urls:,} URLs, {args.phones:,} numbers, {args.queries:,} queries "
+              f"of each kind in {time.perf_counter() - t0:.1f} s")
+        results = {"fanzha": _run_worker("fanzha", data)}
+        if not args.skip_baseline:
+            results["sqlite"] = _run_worker("sqlite", data)
+
+    f = results["fanzha"]
+    report = {
+        "benchmark": "intercept",
+        "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "sizes": {"urls": args.urls, "phones": args.phones, "queries": args.queries},
+        "targets": {"load_s": 10, "rss_mb": 400, "checks_per_s": 200_000},
+        "results": results,
+    }
+    print(f"{'':24}{'fanzha':>14}{'sqlite':>14}{'gain':>10}")
+
+    def row(label: str, key: str, fmt: str, better_low: bool) -> None:
+        a = f[key]
+        b = results.get("sqlite", {}).get(key)
+        ratio = "" if b is None else f"{(b / a if better_low else a / b):.1f}x"
+        bs = "" if b is None else format(b, fmt)
+        print(f"{label:24}{format(a, fmt):>14}{bs:>14}{ratio:>10}")
+    row("load (s)", "load_s", ".2f", True)
+    row("RSS growth (MB)", "rss_growth_mb", ".0f", True)
+    row("URL checks/s", "url_checks_per_s", ",.0f", False)
+    row("phone checks/s", "phone_checks_per_s", ",.0f", False)
+    print(f"fanzha single-call URL checks/s: {f['url_single_checks_per_s']:,.0f}; "
+          f"index arrays {f['index_mb']:.0f} MB")
+    if "sqlite" in results:
+        s = results["sqlite"]
+        report["ratios"] = {
+            "load_speedup": s["load_s"] / f["load_s"],
+            "url_checks_speedup": f["url_checks_per_s"] / s["url_checks_per_s"],
+            "phone_checks_speedup": f["phone_checks_per_s"] / s["phone_checks_per_s"],
+            "rss_growth_ratio": f["rss_growth_mb"] / max(s["rss_growth_mb"], 1e-9),
+        }
+        agree = (f["urls_blocked"], f["phones_blocked"]) == (s["urls_blocked"], s["phones_blocked"])
+        report["same_answers"] = agree
+        print(f"blocked URLs {f['urls_blocked']:,} / {s['urls_blocked']:,}, numbers "
+              f"{f['phones_blocked']:,} / {s['phones_blocked']:,}: "
+              f"{'same answers' if agree else 'ANSWERS DIFFER'}")
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {OUT}")
+    return report
+
+
+if __name__ == "__main__":
+    main()
