@@ -1,0 +1,20 @@
+"""Case linking (串并案): reports that share an identifier belong together.
+
+The pure core, without I/O: :mod:`~fanzha.linking.identifiers` (one spelling per value),
+:mod:`~fanzha.linking.reports` (reading ``reports.jsonl`` strictly),
+:mod:`~fanzha.linking.common` (the warning list of values too common to link),
+:mod:`~fanzha.linking.batch` (all reports at once, vectorised),
+:mod:`~fanzha.linking.incremental` (one new report in milliseconds, same groups),
+:mod:`~fanzha.linking.decisions` (analysts' confirmed and rejected links, as views),
+:mod:`~fanzha.linking.gangs` (gangs, key members, dens, mules) and
+:mod:`~fanzha.linking.geo` (offline IP locations). The edge is :mod:`~fanzha.linking.cli`.
+"""
+
+from fanzha.linking.batch import Linking, ReportTable, link
+from fanzha.linking.common import CommonPolicy, CommonValue
+from fanzha.linking.decisions import Decisions, LinkDecision, Verdict
+from fanzha.linking.incremental import Linker, Placement
+from fanzha.linking.reports import Report, ReportError, read_reports
+
+__all__ = ["CommonPolicy", "CommonValue", "Decisions", "LinkDecision", "Linker", "Linking", "Placement",
+           "Report", "ReportError", "ReportTable", "Verdict", "link", "read_reports"]
