@@ -1,0 +1,149 @@
+"""What the CLI and the API call: files (or uploaded texts) in, FORMATS.md JSON out.
+
+Loading is separate from tracing so a ledger indexed once can answer many traces
+(the API keeps one per ledger version; a benchmark traces thousands of cases).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fanzha.errors import InputError
+from fanzha.money import AmountError, format_fen, parse_yuan
+from fanzha.tracing import ledger as ledger_mod
+from fanzha.tracing.engine import RULES, Trace, VictimPayments, make_rule, resolve_victims, trace_indexed, trace_json
+from fanzha.tracing.freeze import HoldPolicy, activity_from_index, plan_holds, plan_json
+from fanzha.tracing.index import LedgerIndex, build_index
+from fanzha.tracing.restitution import MODES, plan_restitution, restitution_json
+
+
+@dataclass
+class Loaded:
+    """A ledger read, checked and indexed, with its victims resolved."""
+
+    index: LedgerIndex
+    payments: VictimPayments
+
+    @property
+    def rows(self) -> int:
+        return len(self.index.ledger)
+
+
+def load(ledger: str | Path, victims: str | Path, accounts: str | Path | None = None, *,
+         names: tuple[str, str, str] | None = None) -> Loaded:
+    """Read the three files (FORMATS.md) strictly and index the ledger."""
+    ln, vn, an = names or (str(ledger), str(victims), str(accounts) if accounts else "accounts.csv")
+    led = ledger_mod.read_ledger(ledger, name=ln)
+    acc = ledger_mod.read_accounts_fast(accounts, name=an) if accounts else ledger_mod.Accounts.empty()
+    rows = ledger_mod.read_victims(victims, name=vn)
+    payments = resolve_victims(led, rows, name=vn)
+    return Loaded(build_index(led, acc), payments)
+
+
+def load_texts(ledger_csv: str, victims_csv: str, accounts_csv: str | None) -> Loaded:
+    """The same from uploaded texts (the API keeps ledgers verbatim)."""
+    with tempfile.TemporaryDirectory(prefix="fanzha-trace-") as tmp:
+        paths = []
+        for fname, text in (("ledger.csv", ledger_csv), ("victims.csv", victims_csv), ("accounts.csv", accounts_csv)):
+            if text is None:
+                paths.append(None)
+                continue
+            p = os.path.join(tmp, fname)
+            with open(p, "w", encoding="utf-8", newline="") as fh:
+                fh.write(text)
+            paths.append(p)
+        return load(paths[0], paths[1], paths[2], names=("ledger.csv", "victims.csv", "accounts.csv"))
+
+
+def parse_as_of(text: str | None) -> datetime | None:
+    if text is None or text == "":
+        return None
+    try:
+        return ledger_mod.parse_time(text)
+    except ValueError as err:
+        raise InputError(str(err), field="--as-of") from None
+
+
+def check_rule(rule: str) -> str:
+    make_rule(rule)
+    return rule
+
+
+def run(loaded: Loaded, rule: str = "fifo", as_of: datetime | None = None) -> Trace:
+    return trace_indexed(loaded.index, loaded.payments, check_rule(rule), as_of=as_of)
+
+
+def trace_document(loaded: Loaded, trace: Trace, *, freeze_plan: bool = False, issued_at: datetime | None = None,
+                   policy: HoldPolicy | None = None, paths: bool = True) -> dict:
+    doc = trace_json(trace, paths=paths)
+    if freeze_plan:
+        activity = activity_from_index(loaded.index, trace)
+        when = issued_at or datetime.now(UTC)
+        doc["freeze_plan"] = plan_json(plan_holds(trace, activity, issued_at=when, policy=policy))
+    return doc
+
+
+def read_frozen(path: str | Path, *, name: str | None = None) -> dict[str, int]:
+    """``frozen.csv``: ``account,amount`` — what institutions actually froze (zero allowed)."""
+    name = name or str(path)
+    if not Path(path).exists():
+        raise InputError("no such file", file=name)
+    out: dict[str, int] = {}
+    lines: dict[str, int] = {}
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        for line, r in ledger_mod._records(fh, name, ("account", "amount")):
+            acct = r["account"].strip()
+            if not acct:
+                raise InputError("empty account", file=name, line=line, field="account")
+            if acct in lines:
+                raise InputError(f"account {acct!r} is listed twice (first on line {lines[acct]})", file=name,
+                                 line=line, field="account")
+            lines[acct] = line
+            try:
+                out[acct] = parse_yuan(r["amount"], allow_zero=True)
+            except AmountError as err:
+                raise InputError(str(err), file=name, line=line, field="amount") from None
+    return out
+
+
+# ---------------------------------------------------------------------------
+# The API's calls (fanzha.api.tracing)
+# ---------------------------------------------------------------------------
+
+def fen(value: str, *, field: str = "amount") -> int:
+    """A yuan string from a JSON body to fen (zero allowed: an empty account froze nothing)."""
+    try:
+        return parse_yuan(str(value), allow_zero=True)
+    except AmountError as err:
+        raise InputError(str(err), field=field) from None
+
+
+def validate(ledger_csv: str, victims_csv: str, accounts_csv: str | None) -> int:
+    """Check uploaded files in full; returns the number of ledger rows."""
+    return load_texts(ledger_csv, victims_csv, accounts_csv).rows
+
+
+def trace(ledger_csv: str, victims_csv: str, accounts_csv: str | None, *, rule: str = "fifo",
+          as_of: datetime | None = None, issued_at: datetime | None = None,
+          policy: HoldPolicy | None = None) -> dict:
+    """Trace uploaded files; the result carries its freeze plan."""
+    loaded = load_texts(ledger_csv, victims_csv, accounts_csv)
+    t = run(loaded, rule, as_of)
+    return trace_document(loaded, t, freeze_plan=True, issued_at=issued_at, policy=policy)
+
+
+def restitution(ledger_csv: str, victims_csv: str, accounts_csv: str | None, *, rule: str = "fifo",
+                as_of: datetime | None = None, frozen: dict[str, int], mode: str = "traced") -> dict:
+    if mode not in MODES:
+        raise InputError(f"unknown mode {mode!r}: one of {', '.join(MODES)}", field="mode")
+    loaded = load_texts(ledger_csv, victims_csv, accounts_csv)
+    t = run(loaded, rule, as_of)
+    return restitution_json(plan_restitution(t, frozen, mode=mode))
+
+
+__all__ = ["RULES", "MODES", "Loaded", "load", "load_texts", "run", "trace_document", "read_frozen", "fen",
+           "validate", "trace", "restitution", "format_fen", "parse_as_of"]
