@@ -42,7 +42,8 @@ TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
     OrderState.sent: frozenset({OrderState.acknowledged, OrderState.done, OrderState.rejected,
                                 OrderState.failed, OrderState.pending}),
     OrderState.acknowledged: frozenset({OrderState.done, OrderState.rejected, OrderState.failed}),
-    OrderState.failed: frozenset({OrderState.pending, OrderState.cancelled}),
+    # A late answer to an order given up on still counts: the institution did act.
+    OrderState.failed: frozenset({OrderState.pending, OrderState.cancelled, OrderState.done, OrderState.rejected}),
     OrderState.done: frozenset(),
     OrderState.rejected: frozenset(),
     OrderState.cancelled: frozenset(),

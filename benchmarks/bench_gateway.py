@@ -1,0 +1,382 @@
+"""Gateway benchmark: the dispatcher's own overhead against the bound set by institutions.
+
+An order cannot be answered faster than its institution takes to answer. With N
+concurrent cases — each a transaction-details query and a stop-payment at one of the
+simulated institutions, answering in 1–5 s of institution time (scaled down by the
+clock's speed so the run takes seconds) — this measures, per order:
+
+* ``bound``: the institution's own latency for it (what the simulator slept);
+* ``took``: from the moment the order was in the outbox (or the dispatcher started, for
+  the orders queued before it) to its answer being received;
+* ``overhead = took − bound``: claiming, signing, HTTP on loopback, queueing.
+
+Reported: median and p95 overhead in ms, the ratio Σ took / Σ bound (1.00 = no
+overhead; the target is ≤ 1.10), the makespan against the slowest single answer, and
+throughput, and the dispatcher process's CPU per order (its own cost, whatever the
+simulator's). Runs at several N to show how the overhead grows with the load. All N
+cases start at the same instant — the worst case; the simulator serves every
+institution from one Python process, so at large N part of the "overhead" is the
+simulated institutions' own HTTP handling queueing for the CPU.
+
+Usage::
+
+    python benchmarks/bench_gateway.py                       # N = 50, 200, 400 cases
+    python benchmarks/bench_gateway.py --cases 200 --speed 10 --database-url postgresql://…
+
+``--mode loop`` runs the race instead: N reports at once, each a victim's payment swept
+down a three-layer mule chain across three institutions before the report; the
+automatic loop (:mod:`fanzha.gateway.loop`) chases it. Reported: the share of stolen
+money held, time to first and last hold per case against the bound (the chain of
+institution latencies the loop had to wait for), and their ratio. Institution time is
+not accelerated (``--speed 1``); the world is synthetic, not a day of ``fanzha sim``.
+
+Writes ``benchmarks/out/gateway.json`` (or ``--out DIR/gateway.json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlalchemy import select
+
+OUT = Path(__file__).resolve().parent / "out" / "gateway.json"
+START = datetime(2024, 4, 29, 9, 0, tzinfo=timezone(timedelta(hours=8)))
+
+
+def _pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[max(0, min(len(s) - 1, -(-len(s) * q // 100) - 1))] if s else float("nan")
+
+
+def _world(n_cases: int, institutions: int):
+    """Accounts enough for every case, 100,000 yuan each, spread over the institutions."""
+    from fanzha.gateway.simulator import AccountState, World
+
+    codes = [f"B{i:03d}" for i in range(institutions)]
+    accounts = {f"62{c[1:]}{k:012d}": AccountState(f"62{c[1:]}{k:012d}", c, "某", 10_000_000)
+                for c in codes for k in range(n_cases // institutions + 1)}
+    return codes, World([], accounts)
+
+
+def serve_sim(n_cases: int, institutions: int, speed: float, seed: int, keys_file: str, port_file: str,
+              mode: str = "orders") -> None:
+    """The simulated institutions in their own process (as real ones would be)."""
+    from fanzha.gateway.signing import Keyring
+    from fanzha.gateway.simulator import Faults, ServerThread, SimClock, Simulator, build_app
+
+    codes, world = (_chain_world if mode == "loop" else _world)(n_cases, institutions)
+    sim = Simulator(world, Keyring.load(keys_file, env={}), institutions=codes, clock=SimClock(START, speed),
+                    faults=Faults(latency_s=(1, 5)), seed=seed)
+    server = ServerThread(build_app(sim)).start()
+    Path(port_file).write_text(str(server.port))
+    while True:
+        time.sleep(3600)
+
+
+def run_once(n_cases: int, *, institutions: int, speed: float, database_url: str | None, seed: int) -> dict:
+    import httpx
+
+    from fanzha.gateway.dispatcher import DispatchConfig, Dispatcher
+    from fanzha.gateway.signing import Keyring
+    from fanzha.gateway.simulator import institution_url
+    from fanzha.store import db, services
+    from fanzha.store.models import Case, Institution, Order, OrderEvent, Report
+
+    rng = random.Random(seed)
+    tmp = Path(tempfile.mkdtemp(prefix="fanzha-bench-gw-"))
+    url = database_url or f"sqlite:///{tmp}/bench.db"
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    sessions = db.session_factory(engine)
+    codes, world = _world(n_cases, institutions)
+    accounts = world.accounts
+    keys = Keyring.generate(codes)
+    keys.save(tmp / "keys.json")
+    proc = subprocess.Popen([sys.executable, __file__, "--serve-sim", str(n_cases), str(institutions), str(speed),
+                             str(seed), str(tmp / "keys.json"), str(tmp / "port")])
+    tag = f"{n_cases}-{seed}-{int(time.time() * 1000) % 10**8}"
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp / "port").exists() or not (tmp / "port").read_text():
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("the simulator did not start")
+            time.sleep(0.05)
+        base = f"http://127.0.0.1:{(tmp / 'port').read_text()}"
+        with db.transaction(sessions) as s:
+            insts = {}
+            for c in codes:
+                inst = s.execute(select(Institution).where(Institution.code == c)).scalar_one_or_none()
+                if inst is None:
+                    inst = Institution(code=c, name=c, kind="bank")
+                    s.add(inst)
+                inst.api_url, inst.max_in_flight = institution_url(base, c), 64
+                insts[c] = inst
+            s.flush()
+            accts = sorted(accounts)
+            rng.shuffle(accts)
+            for i in range(n_cases):
+                case = Case(case_no=f"BG{tag}-{i:05d}"[:32], opened_at=datetime.now(timezone.utc), emergency=True)
+                s.add(case)
+                s.flush()
+                s.add(Report(source="110", received_at=datetime.now(timezone.utc), case_id=case.id))
+                acct = accts[i]
+                inst = insts[accounts[acct].institution]
+                for kind, amount in (("transaction_details", None), ("stop_payment", 500_000)):
+                    services.create_order(s, case=case, kind=kind, institution=inst, target=acct,
+                                          legal_basis="反电信网络诈骗法 第二十条", created_by="bench", amount_fen=amount)
+        d = Dispatcher(sessions, keys, DispatchConfig(timeout_s=30, batch=2000, max_in_flight=64))
+        t0, t0_utc, cpu0 = time.perf_counter(), datetime.now(timezone.utc), time.process_time()
+        asyncio.run(d.run(until_settled=True, deadline_s=600))
+        makespan, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        seen = httpx.get(base + "/sim/requests", timeout=30).json()
+        with sessions() as s:
+            rows = s.execute(select(Order.idempotency_key, Order.created_at, Order.state)
+                             .where(Order.created_by == "bench", Order.case_id.in_(
+                                 select(Case.id).where(Case.case_no.like(f"BG{tag}%"))))).all()
+            done_at = dict(s.execute(select(Order.idempotency_key, OrderEvent.at).join(OrderEvent)
+                                     .where(OrderEvent.to_state == "done", Order.idempotency_key.in_(
+                                         [r[0] for r in rows]))).all())
+        took, bound, over = [], [], []
+        for key, created, state in rows:
+            assert state == "done", (key, state)
+            # from when the dispatcher could first see it (queued earlier: when it started)
+            t, b = (done_at[key] - max(created, t0_utc)).total_seconds(), seen["latency_s"][key]
+            took.append(t)
+            bound.append(b)
+            over.append((t - b) * 1000)
+        assert set(seen["holds"].values()) == {1} and len(seen["holds"]) == n_cases   # each hold once
+        assert set(seen["effects"].values()) == {1}
+    finally:
+        proc.kill()
+        proc.wait()
+        engine.dispose()
+    orders = len(rows)
+    return {"cases": n_cases, "orders": orders, "institutions": institutions, "speed": speed,
+            "database": url.split(":", 1)[0],
+            "latency_ms_median": round(statistics.median(bound) * 1000, 1),
+            "overhead_ms_median": round(statistics.median(over), 1), "overhead_ms_p95": round(_pct(over, 95), 1),
+            "ratio_took_to_bound": round(sum(took) / sum(bound), 3),
+            "makespan_s": round(makespan, 3), "slowest_answer_s": round(max(bound), 3),
+            "ratio_makespan_to_slowest": round(makespan / max(bound), 3),
+            "orders_per_s": round(orders / makespan, 1),
+            "dispatcher_cpu_ms_per_order": round(cpu * 1000 / orders, 2)}
+
+
+# --- the race: the automatic loop chasing money down mule chains ------------------------
+
+#: Per case: the victim's payment and two sweeps, minutes before the report (yuan).
+CHAIN = (("P", 100_000_00), ("S1", 80_000_00), ("S2", 50_000_00))
+
+
+def _chain(i: int, codes: list[str]) -> list[tuple[str, str]]:
+    """Case ``i``'s accounts: the victim's, then layers 1–3, each at another institution."""
+    k = len(codes)
+    return [(f"6217{i:012d}", "CCB")] + [(f"62{l}{codes[(i + l - 1) % k][1:]}{i:010d}", codes[(i + l - 1) % k])
+                                       for l in (1, 2, 3)]
+
+
+def _chain_world(n_cases: int, institutions: int):
+    """Every case a victim paying layer 1, swept on to layers 2 and 3 before the report:
+    20,000 left at layer 1, 30,000 at layer 2, 50,000 at layer 3."""
+    from fanzha.gateway.simulator import AccountState, Row, World
+
+    codes = [f"B{i:03d}" for i in range(institutions)]
+    accounts, rows = {}, []
+    for i in range(n_cases):
+        chain = _chain(i, codes)
+        for acct, inst in chain:
+            accounts[acct] = AccountState(acct, inst, "某", 0)
+        for step, ((txn, fen), (frm, fi), (to, ti)) in enumerate(zip(CHAIN, chain, chain[1:])):
+            rows.append(Row(f"{txn}-{i:05d}", START - timedelta(minutes=10 - 2 * step), frm, to, fen,
+                            {"from_institution": fi, "to_institution": ti, "channel": "online_banking",
+                             "currency": "CNY", "memo": ""}))
+    return codes, World(rows, accounts)
+
+
+def run_loop(n_cases: int, *, institutions: int, speed: float, database_url: str | None, seed: int,
+             profile: str | None = None) -> dict:
+    """N reports at once, each started by the loop; the dispatcher runs until settled.
+
+    Per case the bound is the longest chain of institution latencies the loop must wait
+    for: query layer 1 → (query layer 2 → (stop-payment at layer 3)), from the
+    simulator's own latencies and each order's ``after`` (the answer that decided it).
+    """
+    import httpx
+
+    from fanzha.gateway import loop
+    from fanzha.gateway.dispatcher import DispatchConfig, Dispatcher
+    from fanzha.gateway.signing import Keyring
+    from fanzha.gateway.simulator import institution_url
+    from fanzha.store import db
+    from fanzha.store.models import Case, Institution, Order, OrderEvent, Report, Victim
+
+    tmp = Path(tempfile.mkdtemp(prefix="fanzha-bench-loop-"))
+    url = database_url or f"sqlite:///{tmp}/bench.db"
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    sessions = db.session_factory(engine)
+    codes = [f"B{i:03d}" for i in range(institutions)]
+    keys = Keyring.generate(codes)
+    keys.save(tmp / "keys.json")
+    proc = subprocess.Popen([sys.executable, __file__, "--serve-sim", str(n_cases), str(institutions), str(speed),
+                             str(seed), str(tmp / "keys.json"), str(tmp / "port"), "loop"])
+    tag = f"L{n_cases}-{int(time.time() * 1000) % 10**8}"
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp / "port").exists() or not (tmp / "port").read_text():
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("the simulator did not start")
+            time.sleep(0.05)
+        base = f"http://127.0.0.1:{(tmp / 'port').read_text()}"
+        with db.transaction(sessions) as s:
+            for c in codes:
+                inst = s.execute(select(Institution).where(Institution.code == c)).scalar_one_or_none()
+                if inst is None:
+                    inst = Institution(code=c, name=c, kind="bank")
+                    s.add(inst)
+                inst.api_url, inst.max_in_flight = institution_url(base, c), 64
+            s.flush()
+            cases = []
+            for i in range(n_cases):
+                chain = _chain(i, codes)
+                case = Case(case_no=f"{tag}-{i:05d}"[:32], opened_at=datetime.now(timezone.utc), emergency=True,
+                            loss_fen=CHAIN[0][1])
+                s.add(case)
+                s.add(Report(source="110", received_at=datetime.now(timezone.utc), case=case))
+                s.add(Victim(case=case, account=chain[0][0], loss_fen=CHAIN[0][1]))
+                s.flush()
+                loop.start(s, case, [(chain[1][0], chain[1][1], None)])
+                cases.append(case.id)
+        d = Dispatcher(sessions, keys, DispatchConfig(timeout_s=30, batch=2000, max_in_flight=64, answer_poll_s=5))
+        prof = None
+        if profile:
+            import cProfile
+
+            prof = cProfile.Profile()
+            prof.enable()
+        t0, t0_utc, cpu0 = time.perf_counter(), datetime.now(timezone.utc), time.process_time()
+        asyncio.run(d.run(until_settled=True, deadline_s=600))
+        makespan, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        if prof is not None:
+            prof.disable()
+            prof.dump_stats(profile)
+        seen = httpx.get(base + "/sim/requests", timeout=30).json()
+        summary = httpx.get(base + "/sim/summary", timeout=30).json()
+        with sessions() as s:
+            orders = s.execute(select(Order.case_id, Order.idempotency_key, Order.kind, Order.state, Order.request,
+                                      Order.answer, Order.round_no).where(Order.case_id.in_(cases))).all()
+            done_at = dict(s.execute(select(Order.idempotency_key, OrderEvent.at).join(OrderEvent)
+                                     .where(OrderEvent.to_state == "done", Order.case_id.in_(cases))).all())
+    finally:
+        proc.kill()
+        proc.wait()
+        engine.dispose()
+    lat = seen["latency_s"]
+    after = {o.idempotency_key: (o.request.get("loop") or {}).get("after") for o in orders}
+
+    def chain_bound(key: str | None) -> float:
+        total = 0.0
+        while key:
+            total += lat.get(key, 0.0)
+            key = after.get(key)
+        return total
+
+    by_case: dict[int, list] = {}
+    for o in orders:
+        by_case.setdefault(o.case_id, []).append(o)
+    stolen = n_cases * CHAIN[0][1]
+    first, last, bound_first, bound_last, overs = [], [], [], [], []
+    held = 0
+    layers_held: set[int] = set()
+    for cid, os_ in by_case.items():
+        holds = [o for o in os_ if o.kind == "stop_payment"]
+        assert all(o.state == "done" for o in os_), [(o.kind, o.state) for o in os_]
+        times = [(done_at[o.idempotency_key] - t0_utc).total_seconds() for o in holds]
+        bounds = [chain_bound(o.idempotency_key) for o in holds]
+        for o in holds:
+            fen = int(round(float(o.answer["result"]["held"]) * 100))
+            held += fen
+            if fen:
+                layers_held.add(o.round_no)
+        first.append(min(times))
+        last.append(max(times))
+        bound_first.append(min(bounds))
+        bound_last.append(max(bounds))
+        overs.append((max(times) - max(bounds)) * 1000)
+    assert set(seen["effects"].values()) == {1}             # every request acted on once
+    return {"mode": "loop", "cases": n_cases, "orders": len(orders), "institutions": institutions, "speed": speed,
+            "database": url.split(":", 1)[0], "stolen": stolen / 100, "held": held / 100,
+            "held_share": round(held / stolen, 4), "layers_held": sorted(layers_held),
+            "first_hold_s_median": round(statistics.median(first), 3),
+            "last_hold_s_median": round(statistics.median(last), 3),
+            "bound_first_s_median": round(statistics.median(bound_first), 3),
+            "bound_last_s_median": round(statistics.median(bound_last), 3),
+            "ratio_last_hold_to_bound": round(sum(last) / sum(bound_last), 3),
+            "ratio_first_hold_to_bound": round(sum(first) / sum(bound_first), 3),
+            "overhead_ms_median": round(statistics.median(overs), 1), "overhead_ms_p95": round(_pct(overs, 95), 1),
+            "makespan_s": round(makespan, 3), "dispatcher_cpu_ms_per_order": round(cpu * 1000 / len(orders), 2),
+            "sim_held": summary["held"], "dispatcher": {"attempts": d.counters.attempts, **d.counters.by_outcome}}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--serve-sim"]:
+        n, inst, speed, seed, keys_file, port_file = argv[1:7]
+        serve_sim(int(n), int(inst), float(speed), int(seed), keys_file, port_file, *argv[7:8])
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cases", type=int, nargs="*", default=[50, 200, 400])
+    ap.add_argument("--institutions", type=int, default=20)
+    ap.add_argument("--speed", type=float, default=1.0,
+                    help="institution seconds per wall second (1: real 1–5 s answers)")
+    ap.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--world", default=None, help=argparse.SUPPRESS)  # accepted from `make bench`, unused
+    ap.add_argument("--mode", choices=("orders", "loop", "both"), default="both",
+                    help="orders: each case two independent orders; loop: the automatic loop down 3-layer chains")
+    ap.add_argument("--out", type=Path, default=None, help="directory for gateway.json (default benchmarks/out)")
+    ap.add_argument("--profile", default=None, help="write a cProfile of the dispatcher (loop mode) here")
+    args = ap.parse_args(argv)
+    results = []
+    if args.mode in ("orders", "both"):
+        results += [run_once(n, institutions=args.institutions, speed=args.speed, database_url=args.database_url,
+                             seed=args.seed) for n in args.cases]
+    loops = []
+    if args.mode in ("loop", "both"):
+        loops = [run_loop(n, institutions=args.institutions, speed=args.speed, database_url=args.database_url,
+                          seed=args.seed, profile=args.profile and f"{args.profile}.{n}") for n in args.cases]
+    if results:
+        print(f"{'cases':>6} {'orders':>6} {'latency p50':>11} {'overhead p50':>12} {'p95':>8} "
+              f"{'took/bound':>10} {'makespan':>9} {'/slowest':>8} {'orders/s':>9} {'cpu/order':>9}")
+    for r in results:
+        print(f"{r['cases']:>6} {r['orders']:>6} {r['latency_ms_median']:>9.0f}ms {r['overhead_ms_median']:>10.1f}ms "
+              f"{r['overhead_ms_p95']:>6.1f}ms {r['ratio_took_to_bound']:>10.3f} {r['makespan_s']:>8.2f}s "
+              f"{r['ratio_makespan_to_slowest']:>8.3f} {r['orders_per_s']:>9.1f} "
+              f"{r['dispatcher_cpu_ms_per_order']:>7.2f}ms")
+    if loops:
+        print(f"\n{'cases':>6} {'orders':>6} {'held':>7} {'1st hold':>9} {'bound':>7} {'last hold':>9} {'bound':>7} "
+              f"{'last/bound':>10} {'over p50':>9} {'p95':>8} {'makespan':>9}")
+    for r in loops:
+        print(f"{r['cases']:>6} {r['orders']:>6} {r['held_share']:>7.1%} {r['first_hold_s_median']:>8.2f}s "
+              f"{r['bound_first_s_median']:>6.2f}s {r['last_hold_s_median']:>8.2f}s {r['bound_last_s_median']:>6.2f}s "
+              f"{r['ratio_last_hold_to_bound']:>10.3f} {r['overhead_ms_median']:>7.1f}ms {r['overhead_ms_p95']:>6.1f}ms "
+              f"{r['makespan_s']:>8.2f}s")
+    out = {"benchmark": "gateway", "python": sys.version.split()[0], "runs": results, "loop": loops}
+    path = (args.out / "gateway.json") if args.out else OUT
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=1) + "\n")
+    print(f"wrote {path}")
+    return out
+
+
+if __name__ == "__main__":
+    main()

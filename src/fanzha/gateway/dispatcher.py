@@ -1,0 +1,569 @@
+"""The outbox dispatcher: every queued order delivered, at most once in effect, never lost.
+
+Orders sit in the ``orders`` table (the outbox), written in the transaction of the
+decision that made them. A dispatcher *claims* a batch by setting a lease on them in
+one statement (``UPDATE … WHERE state = 'pending' AND lease expired``, with
+``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so two dispatchers never send the same order
+at the same time, and a dispatcher killed mid-flight simply lets its leases lapse: the
+next one resends. A resend is harmless because the request carries the order's
+idempotency key, and an institution acts once per key.
+
+Delivery is asynchronous (``httpx.AsyncClient``) with, per institution, a cap on
+requests in flight, a rate limit, a timeout, retries with exponential backoff and
+jitter, and a circuit breaker. An institution that is down keeps its orders *queued*,
+clocks running, with the reason on each order — never dropped, never failed in silence.
+Every attempt is a row in ``order_attempts`` saying how it went.
+
+Orders for institutions without an API go to the liaison's inbox (the ``/orders`` API):
+they are marked ``sent`` with that note and answered there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import os
+import random
+import secrets
+import socket
+import ssl
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Callable
+from urllib.parse import urlsplit
+
+import httpx
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from fanzha.gateway import protocol as p
+from fanzha.gateway.orders import OrderState
+from fanzha.gateway.signing import Keyring, SignatureError, signed_headers, verify
+from fanzha.gateway.store import FINAL, apply_answer, lock_order, transition, write_lock
+from fanzha.money import format_fen
+from fanzha.store.db import transaction
+from fanzha.store.models import Case, Institution, Order, OrderAttempt
+from fanzha.store.types import utcnow
+
+ANSWER_METHOD = "ANSWER"
+
+try:  # httpcore asks for sniffio on every request; a failed import walks sys.path each time
+    import sniffio  # noqa: F401
+except ImportError:  # remember the absence once, so the event loop is not blocked on stat() calls
+    import sys
+
+    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
+
+
+class Outcome(str, enum.Enum):
+    answered = "answered"            # a valid, signed answer (accepted, done or rejected)
+    inbox = "inbox"                  # no API: put in the liaison's inbox
+    server_error = "server_error"    # 5xx, 429: retried
+    unauthorised = "unauthorised"    # 401/403 from the institution (keys, clocks): retried, loudly
+    refused = "refused"              # other 4xx: the request itself is wrong; the order fails
+    timeout = "timeout"              # no answer in time: retried (the same key makes it safe)
+    connect_error = "connect_error"  # could not reach the institution: retried
+    malformed = "malformed"          # an answer that is not the protocol: retried
+    bad_signature = "bad_signature"  # an answer not signed by the institution's key: retried
+    expired = "expired"              # the order's validity ended before delivery: failed
+    circuit_open = "circuit_open"    # not sent: the institution's circuit is open; stays queued
+    lease_lost = "lease_lost"        # another dispatcher took the order over: nothing changed
+
+
+RETRIED = frozenset({Outcome.server_error, Outcome.unauthorised, Outcome.timeout, Outcome.connect_error,
+                     Outcome.malformed, Outcome.bad_signature, Outcome.circuit_open})
+
+
+# --- pure parts: backoff, breaker, rate ----------------------------------------------
+
+def backoff_s(attempt: int, base_s: float, cap_s: float, rng: random.Random) -> float:
+    """Exponential backoff with "equal jitter": half the step fixed, half random, so
+    retries spread out but never come back at once."""
+    step = min(cap_s, base_s * 2 ** max(attempt - 1, 0))
+    return step / 2 + rng.uniform(0, step / 2)
+
+
+class CircuitBreaker:
+    """Stop sending to an institution after ``failures`` failures in a row; after
+    ``reset_s`` let one trial request through (half-open) and close on its success."""
+
+    def __init__(self, failures: int = 5, reset_s: float = 30.0, clock: Callable[[], float] = time.monotonic):
+        self.failures, self.reset_s, self.clock = failures, reset_s, clock
+        self.state = "closed"
+        self.count = 0
+        self.opened_at = 0.0
+        self.trial = False
+
+    def allow(self) -> bool:
+        if self.state == "closed":
+            return True
+        if self.state == "open" and self.clock() >= self.opened_at + self.reset_s:
+            self.state, self.trial = "half_open", False
+        if self.state == "half_open" and not self.trial:
+            self.trial = True
+            return True
+        return False
+
+    def blocked(self) -> bool:
+        """Whether new orders should wait (without taking the half-open trial)."""
+        if self.state == "closed":
+            return False
+        if self.state == "open":
+            return self.clock() < self.opened_at + self.reset_s
+        return self.trial
+
+    def reopens_in(self) -> float:
+        return max(self.opened_at + self.reset_s - self.clock(), 0.0)
+
+    def success(self) -> None:
+        self.state, self.count, self.trial = "closed", 0, False
+
+    def failure(self) -> bool:
+        """Count a failure; True when this one opened the circuit."""
+        self.count += 1
+        if self.state == "half_open" or (self.state == "closed" and self.count >= self.failures):
+            opened = self.state != "open"
+            self.state, self.opened_at, self.trial = "open", self.clock(), False
+            return opened
+        return False
+
+
+class RateLimiter:
+    """A token bucket: ``per_minute`` requests a minute, bursts of up to ``burst``."""
+
+    def __init__(self, per_minute: int | None, burst: int = 1):
+        self.rate = (per_minute or 0) / 60.0
+        self.burst = max(burst, 1)
+        self.tokens = float(self.burst)
+        self.t = time.monotonic()
+
+    async def take(self) -> None:
+        if self.rate <= 0:
+            return
+        while True:
+            now = time.monotonic()
+            self.tokens = min(self.burst, self.tokens + (now - self.t) * self.rate)
+            self.t = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return
+            await asyncio.sleep((1 - self.tokens) / self.rate)
+
+
+# --- configuration and the unit of work ----------------------------------------------
+
+@dataclass
+class DispatchConfig:
+    callback_url: str | None = None   # the centre's /gateway/callbacks, as institutions reach it
+    max_in_flight: int = 8            # per institution, unless the institution row says otherwise
+    rate_per_minute: int | None = None
+    timeout_s: float = 10.0
+    lease_s: float | None = None      # default: long enough for a queued wait plus a timeout
+    batch: int = 200
+    idle_s: float = 0.05              # pause between claims when there is nothing to do
+    backoff_base_s: float = 0.5
+    backoff_cap_s: float = 60.0
+    breaker_failures: int = 5
+    breaker_reset_s: float = 30.0
+    answer_poll_s: float = 60.0       # ask again about an accepted order whose callback is overdue
+    seed: int | None = None
+
+    @property
+    def lease(self) -> timedelta:
+        return timedelta(seconds=self.lease_s if self.lease_s is not None else 3 * self.timeout_s + 30)
+
+
+@dataclass
+class Job:
+    """What a claimed order needs to go out, detached from any session."""
+
+    order_id: int
+    key: str
+    kind: str
+    case_no: str
+    legal_basis: str
+    target: str
+    amount_fen: int | None
+    expires_at: datetime | None
+    state: str
+    attempts: int
+    institution_id: int
+    institution: str
+    api_url: str
+    timeout_s: float
+
+
+@dataclass
+class Result:
+    job: Job
+    outcome: Outcome
+    started_at: datetime
+    latency_ms: int | None = None
+    http_status: int | None = None
+    detail: str = ""
+    answer: p.Answer | None = None
+    retry_after_s: float | None = None
+    received_at: datetime | None = None
+
+
+@dataclass
+class InstitutionLane:
+    """Per-institution limits and health, kept by one dispatcher."""
+
+    cap: int
+    sem: asyncio.Semaphore
+    rate: RateLimiter
+    breaker: CircuitBreaker
+    queued: int = 0
+    client: httpx.AsyncClient | None = None
+
+
+@dataclass
+class Counters:
+    claimed: int = 0
+    inbox: int = 0
+    attempts: int = 0
+    answered: int = 0
+    retried: int = 0
+    failed: int = 0
+    expired: int = 0
+    lease_lost: int = 0
+    by_outcome: dict[str, int] = field(default_factory=dict)
+
+
+class Dispatcher:
+    """Claims orders from the outbox and delivers them; see the module docstring."""
+
+    def __init__(self, sessions: sessionmaker[Session], keys: Keyring, config: DispatchConfig | None = None,
+                 *, name: str | None = None, transport: httpx.AsyncBaseTransport | None = None):
+        self.sessions = sessions
+        self.keys = keys
+        self.config = config or DispatchConfig()
+        self.name = (name or f"{socket.gethostname()[:32]}:{os.getpid()}:{secrets.token_hex(3)}")[:64]
+        self.rng = random.Random(self.config.seed)
+        self.transport = transport
+        self.lanes: dict[int, InstitutionLane] = {}
+        self.counters = Counters()
+        self._results: asyncio.Queue[Result] | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._opened: list[tuple[int, str]] = []  # circuits opened since the last write: (institution, why)
+        self._ssl: ssl.SSLContext | None = None
+        self._recorded: asyncio.Event | None = None  # set when a batch of answers is written
+
+    # claiming ------------------------------------------------------------------------
+    def _lane(self, inst_id: int, max_in_flight: int | None, rate: int | None) -> InstitutionLane:
+        lane = self.lanes.get(inst_id)
+        if lane is None:
+            n = max_in_flight or self.config.max_in_flight
+            lane = self.lanes[inst_id] = InstitutionLane(
+                n, asyncio.Semaphore(n), RateLimiter(rate or self.config.rate_per_minute, burst=n),
+                CircuitBreaker(self.config.breaker_failures, self.config.breaker_reset_s))
+        return lane
+
+    def _busy(self) -> list[int]:
+        """Institutions not to claim for now: circuit open, or enough already queued here."""
+        return [inst_id for inst_id, lane in self.lanes.items()
+                if lane.breaker.blocked() or lane.queued >= 2 * lane.cap]
+
+    def claim(self, busy: list[int], limit: int) -> list[Job]:
+        """Lease up to ``limit`` due orders to this dispatcher (one transaction).
+
+        Also, in passing: orders for institutions without an API go to the liaison's
+        inbox, and orders whose validity has ended are failed with that reason.
+        """
+        now = utcnow()
+        until = now + self.config.lease
+        lease_free = or_(Order.lease_until.is_(None), Order.lease_until < now)
+        due = or_(Order.next_attempt_at.is_(None), Order.next_attempt_at <= now)
+        with transaction(self.sessions) as s:
+            candidates = (select(Order.id).join(Institution, Order.institution_id == Institution.id)
+                          .where(Institution.api_url.is_not(None), lease_free, due,
+                                 or_(Order.state == OrderState.pending.value,
+                                     and_(Order.state == OrderState.acknowledged.value,
+                                          Order.next_attempt_at.is_not(None))))
+                          .order_by(Order.id).limit(limit).with_for_update(skip_locked=True, of=Order))
+            if busy:
+                candidates = candidates.where(Order.institution_id.not_in(busy))
+            ids = s.execute(update(Order).where(Order.id.in_(candidates.scalar_subquery()), lease_free)
+                            .values(lease_until=until, leased_by=self.name).returning(Order.id)
+                            .execution_options(synchronize_session=False)).scalars().all()
+            self._to_inbox(s, now)
+            if not ids:
+                return []
+            rows = s.execute(select(Order.id, Order.idempotency_key, Order.kind, Case.case_no, Order.legal_basis,
+                                    Order.target, Order.amount_fen, Order.expires_at, Order.state, Order.attempts,
+                                    Institution.id, Institution.code, Institution.api_url, Institution.timeout_ms,
+                                    Institution.max_in_flight, Institution.rate_per_minute)
+                             .join(Institution, Order.institution_id == Institution.id)
+                             .join(Case, Order.case_id == Case.id)
+                             .where(Order.id.in_(ids)).order_by(Order.id)).all()
+            jobs = []
+            for r in rows:
+                if r.state == OrderState.pending.value and r.expires_at and r.expires_at <= now:
+                    order = s.get(Order, r.id)
+                    transition(order, OrderState.failed, actor=self.name, at=now,
+                               note="expired before it could be delivered")
+                    order.lease_until = order.leased_by = None
+                    order.last_error = "expired before delivery"
+                    self.counters.expired += 1
+                    continue
+                self._lane(r[10], r.max_in_flight, r.rate_per_minute)
+                jobs.append(Job(r.id, r.idempotency_key, r.kind, r.case_no, r.legal_basis, r.target, r.amount_fen,
+                                r.expires_at, r.state, r.attempts, r[10], r.code, r.api_url or "",
+                                (r.timeout_ms / 1000) if r.timeout_ms else self.config.timeout_s))
+            self.counters.claimed += len(jobs)
+            return jobs
+
+    def _to_inbox(self, s: Session, now: datetime) -> None:
+        """Pending orders for institutions that answer by hand: into the liaison's inbox."""
+        ids = s.execute(select(Order.id).join(Institution, Order.institution_id == Institution.id)
+                        .where(Institution.api_url.is_(None), Order.state == OrderState.pending.value,
+                               or_(Order.lease_until.is_(None), Order.lease_until < now))
+                        .limit(self.config.batch).with_for_update(skip_locked=True, of=Order)).scalars().all()
+        for oid in ids:
+            order = lock_order(s, oid)
+            if order is None or order.state != OrderState.pending.value:
+                continue
+            transition(order, OrderState.sent, actor=self.name, at=now,
+                       note=f"to the liaison inbox of {order.institution.code} (no API)")
+            self.counters.inbox += 1
+
+    # sending ---------------------------------------------------------------------------
+    def _client(self, lane: "InstitutionLane") -> httpx.AsyncClient:
+        """One connection pool per institution, sized to its cap: connections are reused,
+        and a pool never scans the connections of every other institution."""
+        if lane.client is None:
+            if self._ssl is None:  # loading the CA bundle is slow: once per dispatcher, not per pool
+                self._ssl = ssl.create_default_context()
+            lane.client = httpx.AsyncClient(transport=self.transport, verify=self._ssl, limits=httpx.Limits(
+                max_connections=lane.cap, max_keepalive_connections=lane.cap))
+        return lane.client
+
+    async def _send(self, job: Job) -> None:
+        lane = self.lanes[job.institution_id]
+        client = self._client(lane)
+        try:
+            async with lane.sem:
+                if not lane.breaker.allow():
+                    await self._results.put(Result(job, Outcome.circuit_open, utcnow(), detail=(
+                        f"circuit open for {job.institution}: held in the queue, retried in "
+                        f"{lane.breaker.reopens_in():.1f} s"), retry_after_s=lane.breaker.reopens_in()))
+                    return
+                await lane.rate.take()
+                res = await self._deliver(client, job)
+                if res.outcome in RETRIED:
+                    if lane.breaker.failure():
+                        self._opened.append((job.institution_id, (
+                            f"circuit open for {job.institution} after {lane.breaker.count} failures in a row "
+                            f"(last: {res.outcome.value} {res.detail[:200]}); queued, clocks running")))
+                else:
+                    lane.breaker.success()
+                await self._results.put(res)
+        finally:
+            lane.queued -= 1
+
+    async def _deliver(self, client: httpx.AsyncClient, job: Job) -> Result:
+        started = utcnow()
+        url = job.api_url.rstrip("/") + p.path_for(job.kind)
+        path = urlsplit(url).path
+        key = self.keys.get(job.institution)
+        if key is None:
+            return Result(job, Outcome.unauthorised, started, detail=f"no key for {job.institution} in the keyring")
+        body = p.request_body(kind=job.kind, request_id=job.key, case_no=job.case_no, legal_basis=job.legal_basis,
+                              target=job.target, amount=format_fen(job.amount_fen) if job.amount_fen else None,
+                              sent_at=started, callback_url=self.config.callback_url, expires_at=job.expires_at)
+        headers = signed_headers(key, job.institution, "POST", path, body)
+        t0 = time.monotonic()
+        try:
+            r = await client.post(url, content=body, headers=headers, timeout=job.timeout_s)
+        except httpx.TimeoutException as err:
+            return Result(job, Outcome.timeout, started, int((time.monotonic() - t0) * 1000),
+                          detail=f"no answer within {job.timeout_s:g} s ({type(err).__name__})")
+        except httpx.HTTPError as err:
+            return Result(job, Outcome.connect_error, started, int((time.monotonic() - t0) * 1000),
+                          detail=f"{type(err).__name__}: {err}"[:500])
+        ms = int((time.monotonic() - t0) * 1000)
+        res = Result(job, Outcome.answered, started, ms, r.status_code, received_at=utcnow())
+        if r.status_code in (429, 503) or r.status_code >= 500:
+            res.outcome, res.detail = Outcome.server_error, f"HTTP {r.status_code}: {r.text[:300]}"
+            ra = r.headers.get("Retry-After")
+            res.retry_after_s = float(ra) if ra and ra.replace(".", "", 1).isdigit() else None
+            return res
+        if r.status_code in (401, 403):
+            res.outcome, res.detail = Outcome.unauthorised, f"HTTP {r.status_code}: {r.text[:300]}"
+            return res
+        if r.status_code >= 400:
+            res.outcome, res.detail = Outcome.refused, f"HTTP {r.status_code}: {r.text[:500]}"
+            return res
+        try:
+            answer = p.parse_answer(r.content, kind=job.kind, request_id=job.key)
+        except p.MalformedAnswer as err:
+            res.outcome, res.detail = Outcome.malformed, f"HTTP {r.status_code}: {err}"[:500]
+            return res
+        try:
+            verify(self.keys, r.headers, ANSWER_METHOD, path, r.content, expect_institution=job.institution)
+        except SignatureError as err:
+            res.outcome, res.detail = Outcome.bad_signature, f"answer refused: {err}"
+            return res
+        res.answer = answer
+        res.detail = res.answer.status + (f": {res.answer.reason}" if res.answer.reason else "")
+        return res
+
+    # recording -------------------------------------------------------------------------
+    def record(self, results: list[Result]) -> None:
+        """Write a batch of attempts and their consequences in one transaction."""
+        now = utcnow()
+        with transaction(self.sessions) as s:
+            write_lock(s)
+            for inst_id, why in self._opened:
+                s.execute(update(Order).where(Order.institution_id == inst_id,
+                                              Order.state == OrderState.pending.value)
+                          .values(last_error=why).execution_options(synchronize_session=False))
+            self._opened.clear()
+            ids = sorted({r.job.order_id for r in results})
+            loaded = {o.id: o for o in s.execute(select(Order).where(Order.id.in_(ids)).order_by(Order.id)
+                                                 .with_for_update().execution_options(populate_existing=True)
+                                                 ).scalars()}
+            for res in results:
+                order = loaded.get(res.job.order_id)
+                if order is not None:
+                    self._record_one(s, order, res, now)
+
+    def _record_one(self, s: Session, order: Order, res: Result, now: datetime) -> None:
+        job = res.job
+        outcome = res.outcome
+        ours = order.leased_by == self.name
+        if order.state in FINAL:  # answered meanwhile (a callback): the attempt is history
+            if ours:
+                order.lease_until = order.leased_by = None
+            res.detail = f"{res.detail} (order already {order.state})"
+            outcome = Outcome.answered if outcome == Outcome.answered else outcome
+            ours = True
+            order.attempts += 1
+            s.add(OrderAttempt(order_id=order.id, institution_id=job.institution_id, dispatcher=self.name,
+                               started_at=res.started_at, latency_ms=res.latency_ms, outcome=outcome.value,
+                               http_status=res.http_status, detail=res.detail[:2000]))
+            self.counters.attempts += 1
+            self.counters.by_outcome[outcome.value] = self.counters.by_outcome.get(outcome.value, 0) + 1
+            return
+        if not ours:
+            outcome = Outcome.lease_lost
+            res.detail = f"lease lost (now {order.leased_by or 'none'}); was: {res.outcome.value} {res.detail}"
+        s.add(OrderAttempt(order_id=order.id, institution_id=job.institution_id, dispatcher=self.name,
+                           started_at=res.started_at, latency_ms=res.latency_ms, outcome=outcome.value,
+                           http_status=res.http_status, detail=res.detail[:2000]))
+        self.counters.attempts += 1
+        self.counters.by_outcome[outcome.value] = self.counters.by_outcome.get(outcome.value, 0) + 1
+        if outcome == Outcome.lease_lost:
+            self.counters.lease_lost += 1
+            return
+        order.attempts += 1
+        order.lease_until = order.leased_by = None
+        if outcome == Outcome.answered and res.answer is not None:
+            self.counters.answered += 1
+            polled = order.state == OrderState.acknowledged.value
+            apply_answer(order, res.answer, actor=self.name, sent_at=res.started_at, received_at=res.received_at,
+                         via="poll" if polled else "answer", institution=job.institution)
+            if order.state == OrderState.acknowledged.value:
+                # the answer will come by callback; ask again if it is overdue
+                wait = self.config.answer_poll_s * (2 ** min(order.attempts - 1, 4) if polled else 1)
+                order.next_attempt_at = now + timedelta(seconds=wait)
+            return
+        if outcome in RETRIED:
+            self.counters.retried += 1
+            delay = backoff_s(order.attempts, self.config.backoff_base_s, self.config.backoff_cap_s, self.rng)
+            if res.retry_after_s:
+                delay = max(delay, res.retry_after_s)
+            order.next_attempt_at = now + timedelta(seconds=delay)
+            order.last_error = (f"{outcome.value}: {res.detail}"[:1000] +
+                                f" — attempt {order.attempts}, next in {delay:.1f} s")
+            return
+        # refused: the request itself is wrong; resending cannot help
+        self.counters.failed += 1
+        order.last_error = f"{outcome.value}: {res.detail}"[:1000]
+        if order.state == OrderState.pending.value:
+            transition(order, OrderState.failed, actor=self.name, at=now,
+                       note=f"refused by {job.institution}: {res.detail[:500]}")
+        else:
+            order.next_attempt_at = None  # an acknowledged order: stop asking, it stays acknowledged
+
+    async def _writer(self) -> None:
+        assert self._results is not None
+        while True:
+            batch = [await self._results.get()]
+            while not self._results.empty() and len(batch) < 500:
+                batch.append(self._results.get_nowait())
+            try:
+                await asyncio.to_thread(self.record, batch)
+            except Exception as err:  # the database blinked: leases lapse, orders are resent
+                self.counters.by_outcome["record_error"] = self.counters.by_outcome.get("record_error", 0) + 1
+                self._last_error = repr(err)
+            finally:
+                for _ in batch:
+                    self._results.task_done()
+                # answered transaction-details queries may have queued the loop's next orders: claim now
+                if self._recorded is not None and any(r.outcome == Outcome.answered and r.job.kind == "transaction_details"
+                                                      for r in batch):
+                    self._recorded.set()
+
+    # the loop --------------------------------------------------------------------------
+    def unsettled(self) -> int:
+        """Orders the dispatcher still has to deliver or hear back about."""
+        with self.sessions() as s:
+            return s.execute(select(func.count()).select_from(Order).join(Institution).where(or_(
+                Order.state == OrderState.pending.value,
+                and_(Order.state == OrderState.acknowledged.value, Institution.api_url.is_not(None),
+                     Order.next_attempt_at.is_not(None))))).scalar_one()
+
+    async def run(self, stop: asyncio.Event | None = None, *, until_settled: bool = False,
+                  deadline_s: float | None = None) -> Counters:
+        """Claim and deliver until ``stop`` is set (or, with ``until_settled``, until no
+        order is left to deliver or hear back about)."""
+        stop = stop or asyncio.Event()
+        self._results = asyncio.Queue()
+        self._recorded = asyncio.Event()
+        end = time.monotonic() + deadline_s if deadline_s else None
+        try:
+            writer = asyncio.create_task(self._writer())
+            try:
+                while not stop.is_set() and (end is None or time.monotonic() < end):
+                    room = self.config.batch - sum(l.queued for l in self.lanes.values())
+                    jobs = await asyncio.to_thread(self.claim, self._busy(), max(room, 0)) if room > 0 else []
+                    for job in jobs:
+                        self.lanes[job.institution_id].queued += 1
+                        t = asyncio.create_task(self._send(job))
+                        self._tasks.add(t)
+                        t.add_done_callback(self._tasks.discard)
+                    if jobs:
+                        await asyncio.sleep(0)
+                        continue
+                    if until_settled and not self._tasks and self._results.empty():
+                        await self._results.join()
+                        if await asyncio.to_thread(self.unsettled) == 0:
+                            break
+                    await self._wait(stop)
+            finally:
+                for t in list(self._tasks):
+                    t.cancel()
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+                await self._results.join()
+                writer.cancel()
+                await asyncio.gather(writer, return_exceptions=True)
+        finally:
+            for lane in self.lanes.values():
+                if lane.client is not None:
+                    await lane.client.aclose()
+                    lane.client = None
+        return self.counters
+
+    async def _wait(self, stop: asyncio.Event) -> None:
+        """Sleep until something may be due: a short idle pause, cut short by stop; none
+        when answers were just written (they may have queued the loop's next orders)."""
+        if self._recorded is not None and self._recorded.is_set():
+            self._recorded.clear()
+            return
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=self.config.idle_s)
+        except asyncio.TimeoutError:
+            pass

@@ -1,0 +1,502 @@
+"""The automatic loop (以快制快): chase the victims' money layer by layer, no person in it.
+
+A report with a recent payment starts it: the receiving accounts are queried for their
+transaction details (and, when the report says how much went where, stopped for that
+much at once — intake does both for an emergency report). Then, every time an
+institution's transaction-details answer comes back:
+
+1. its rows join the case's *working ledger* — the union of every statement the case
+   has received (a transfer appears in both the payer's and the payee's statement; it
+   counts once);
+2. the working ledger is traced with :mod:`fanzha.tracing` from the victims' payments;
+3. the freeze plan (:func:`fanzha.tracing.freeze.plan_holds`) says how much victims'
+   money sits in each account — never more than the account holds. Wherever the plan
+   is above what the case already holds or has asked to hold there, a stop-payment for
+   the difference goes out (so the holds on an account never exceed the victims' money
+   the plan puts there when it is decided);
+4. every account the trace reaches that has not been queried yet is queried at its
+   institution (``round_no`` = its layer) — the next layer.
+
+It stops by itself: when every account still holding victims' money has answered and
+is held, nothing new is decided. Money cashed out is lost to the trace and is reported.
+
+The decision is :func:`decide`, a plain function of :class:`CaseFacts` (no database);
+the store layer (:func:`facts_for`, :func:`apply_decision`, :func:`on_answer`,
+:func:`start`) reads the facts and writes the orders in the transaction that recorded
+the answer, so an order exists if and only if the decision that made it does. Every
+order's idempotency key is a function of the decision (case, kind, institution,
+account, amount, layer and how many holds the account had before), so deciding the
+same thing twice — a replayed answer, a duplicate callback — makes no new order.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fanzha.gateway.orders import OrderKind, OrderState, idempotency_key
+from fanzha.money import format_fen, parse_yuan
+# Imported here, not on the first answer: the tracer pulls in numpy and pyarrow, and a
+# dispatcher must not stall its first batch of answers for seconds loading them.
+from fanzha.tracing import ledger as ledger_mod
+from fanzha.tracing.engine import resolve_victims
+from fanzha.tracing.freeze import LEGAL_BASIS, HoldPolicy, activity_from_index, plan_holds
+from fanzha.tracing.index import build_index
+from fanzha.tracing.service import Loaded, run
+
+ACTOR = "gateway-loop"
+TD = OrderKind.transaction_details.value
+HOLD_KINDS = (OrderKind.stop_payment.value, OrderKind.freeze.value)
+DEAD = frozenset({OrderState.rejected.value, OrderState.failed.value, OrderState.cancelled.value})
+FINAL_TD = frozenset({OrderState.done.value, *DEAD})
+
+
+# --- the facts and the decision, as plain data ----------------------------------------
+
+@dataclass(frozen=True)
+class Statement:
+    """One institution's answer to a transaction-details query."""
+
+    account: str
+    institution: str
+    balance_fen: int
+    as_of: datetime
+    rows: tuple[dict[str, Any], ...]   # protocol LedgerRow dicts: txn_id, timestamp, from/to, amount…
+    key: str = ""                      # the query's idempotency key
+    layer: int = 1
+
+
+@dataclass(frozen=True)
+class Placed:
+    """An order the case already has (any state)."""
+
+    kind: str
+    account: str
+    institution: str
+    state: str
+    amount_fen: int | None = None
+    held_fen: int | None = None        # a done hold: what the institution actually held
+    key: str = ""
+    round_no: int = 0
+
+    @property
+    def committed_fen(self) -> int:
+        """What this hold counts for on its account: what was held when done, what was
+        asked while it is still on its way, nothing when refused or given up."""
+        if self.kind not in HOLD_KINDS or self.state in DEAD:
+            return 0
+        if self.state == OrderState.done.value and self.held_fen is not None:
+            return min(self.held_fen, self.amount_fen or 0)
+        return self.amount_fen or 0
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    case_no: str
+    layer1: tuple[tuple[str, str], ...]          # (account, institution) the report named
+    victim_accounts: frozenset[str] = frozenset()
+    loss_fen: int = 0
+    paid_at: datetime | None = None
+    received_at: datetime | None = None
+    statements: tuple[Statement, ...] = ()
+    placed: tuple[Placed, ...] = ()
+    started: bool = True     # the loop runs for this case: an emergency report, or started by hand
+
+
+@dataclass(frozen=True)
+class LoopPolicy:
+    rule: str = "fifo"
+    hold_kind: str = OrderKind.stop_payment.value
+    min_hold_fen: int = 100                 # below a yuan a hold is not worth an institution's time
+    min_query_fen: int = 100
+    max_holds_per_account: int = 3          # top-ups as more money is traced there
+    victim_window: timedelta = timedelta(hours=24)   # without the victims' accounts: payments this long before
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    kind: str
+    account: str
+    institution: str
+    layer: int
+    key: str
+    amount_fen: int | None = None
+    expires_at: datetime | None = None
+    legal_basis: str = ""
+    reason: str = ""
+
+
+@dataclass
+class Decision:
+    orders: list[NewOrder] = field(default_factory=list)
+    stolen_fen: int = 0                     # victims' payments found in the working ledger
+    plan: dict[str, int] = field(default_factory=dict)        # account -> victims' money there (capped)
+    committed: dict[str, int] = field(default_factory=dict)   # account -> held or asked, before this decision
+    untraced: dict[str, int] = field(default_factory=dict)    # victims' money in accounts not answered yet
+    unheld: dict[str, int] = field(default_factory=dict)      # answered accounts, money not covered by holds
+    cashed_out_fen: int = 0
+    layers: dict[str, int] = field(default_factory=dict)
+    skipped: list[tuple[str, str]] = field(default_factory=list)   # (account, why)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        """Nothing left to ask for: every account holding victims' money answered and held."""
+        return not self.orders and not self.untraced and not self.unheld
+
+    def summary(self) -> dict[str, Any]:
+        return {"stolen": format_fen(self.stolen_fen), "planned": format_fen(sum(self.plan.values())),
+                "committed": format_fen(sum(self.committed.get(a, 0) for a in self.plan)),
+                "untraced": format_fen(sum(self.untraced.values())), "unheld": format_fen(sum(self.unheld.values())),
+                "cashed_out": format_fen(self.cashed_out_fen), "new_orders": len(self.orders),
+                "holds": [{"account": o.account, "institution": o.institution, "amount": format_fen(o.amount_fen or 0),
+                           "layer": o.layer} for o in self.orders if o.kind in HOLD_KINDS],
+                "queries": [{"account": o.account, "institution": o.institution, "layer": o.layer}
+                            for o in self.orders if o.kind == TD],
+                "skipped": [{"account": a, "reason": r} for a, r in self.skipped], "done": self.done}
+
+
+def hold_key(case_no: str, kind: str, institution: str, account: str, amount_fen: int, layer: int, seq: int) -> str:
+    """The same hold decision (same account, amount, layer, and n-th hold there) is one key."""
+    return idempotency_key(case_no, kind, institution, f"{account}#{seq}", amount_fen, layer)
+
+
+def query_key(case_no: str, institution: str, account: str, layer: int) -> str:
+    return idempotency_key(case_no, TD, institution, account, None, layer)
+
+
+# --- the decision ------------------------------------------------------------------------
+
+def working_ledger(statements: tuple[Statement, ...] | list[Statement]) -> tuple[list[dict], dict[str, str],
+                                                                                  dict[str, int]]:
+    """The union of the statements' rows (one per ``txn_id``), the institution of every
+    account seen, and the opening balance of every account that answered (its balance
+    when it answered, less what its own rows brought in, plus what they took out)."""
+    rows: dict[str, dict] = {}
+    inst: dict[str, str] = {}
+    opening: dict[str, int] = {}
+    for st in statements:
+        inst[st.account] = st.institution
+        net = 0
+        for r in st.rows:
+            fen = r["amount_fen"] if "amount_fen" in r else parse_yuan(str(r["amount"]))
+            frm, to = r.get("from_account") or "", r.get("to_account") or ""
+            if frm == st.account and to != st.account:
+                net -= fen
+            elif to == st.account and frm != st.account:
+                net += fen
+            if r["txn_id"] not in rows:
+                rows[r["txn_id"]] = {**r, "amount_fen": fen}
+            for acct, key in ((frm, "from_institution"), (to, "to_institution")):
+                if acct and r.get(key) and acct not in inst:
+                    inst[acct] = r[key]
+        opening[st.account] = max(st.balance_fen - net, 0)
+    ordered = sorted(rows.values(), key=lambda r: (_ts(r["timestamp"]), r["txn_id"]))
+    return ordered, inst, opening
+
+
+def _ts(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+def victim_payments(facts: CaseFacts, rows: list[dict], policy: LoopPolicy) -> list[tuple[str, str]]:
+    """(victim id, txn_id) of the victims' payments in the working ledger.
+
+    With the victims' own accounts known (the report, the victim's record): their
+    payments into the receiving accounts. Without: the payments into the receiving
+    accounts made after ``paid_at − victim_window`` and not after the report, latest
+    first until they make up the reported loss — each payer taken as one victim.
+    """
+    recv = {a for a, _ in facts.layer1}
+    if facts.victim_accounts:
+        return [(f"V:{r['from_account']}", r["txn_id"]) for r in rows
+                if r.get("from_account") in facts.victim_accounts and r.get("to_account") in recv]
+    lo = facts.paid_at - policy.victim_window if facts.paid_at else None
+    cands = [r for r in rows if r.get("to_account") in recv and r.get("from_account")
+             and r["from_account"] not in recv
+             and (lo is None or _ts(r["timestamp"]) >= lo)
+             and (facts.received_at is None or _ts(r["timestamp"]) <= facts.received_at)]
+    out, total = [], 0
+    for r in sorted(cands, key=lambda r: (_ts(r["timestamp"]), r["txn_id"]), reverse=True):
+        if facts.loss_fen and total >= facts.loss_fen:
+            break
+        out.append((f"V:{r['from_account']}", r["txn_id"]))
+        total += r["amount_fen"]
+    return sorted(out, key=lambda v: v[1])
+
+
+def _trace(rows: list[dict], victims: list[tuple[str, str]], inst: dict[str, str], opening: dict[str, int],
+           policy: LoopPolicy, now: datetime):
+    """Trace the working ledger with fanzha.tracing; returns (trace, freeze plan)."""
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(["txn_id", "timestamp", "from_account", "to_account", "amount", "from_institution",
+                "to_institution"])
+    for r in rows:
+        ts = _ts(r["timestamp"])
+        w.writerow([r["txn_id"], ts.isoformat(), r.get("from_account") or "", r.get("to_account") or "",
+                    format_fen(r["amount_fen"]), inst.get(r.get("from_account") or "", ""),
+                    inst.get(r.get("to_account") or "", "")])
+    led = ledger_mod.read_ledger_text(out.getvalue(), name="working-ledger")
+    accts = ledger_mod.Accounts({a: f for a, f in opening.items()}, {a: i for a, i in inst.items() if i}, {})
+    vrows = [ledger_mod.VictimRow(v, t, n + 2) for n, (v, t) in enumerate(victims)]
+    loaded = Loaded(build_index(led, accts), resolve_victims(led, vrows, name="victims"))
+    trace = run(loaded, policy.rule)
+    hp = HoldPolicy(kind=policy.hold_kind)
+    plan = plan_holds(trace, activity_from_index(loaded.index, trace, window=hp.recent_window),
+                      issued_at=now, policy=hp)
+    return trace, plan
+
+
+def decide(facts: CaseFacts, *, now: datetime | None = None, policy: LoopPolicy | None = None) -> Decision:
+    """What the loop does next for one case, given everything the case knows.
+
+    Pure: the same facts give the same decision (the same orders with the same keys).
+    ``now`` only dates the holds' expiry.
+    """
+    policy = policy or LoopPolicy()
+    now = now or datetime.now(UTC)
+    d = Decision()
+    queried: dict[str, Placed] = {}
+    holds: dict[str, list[Placed]] = {}
+    for o in facts.placed:
+        if o.kind == TD:
+            queried.setdefault(o.account, o)
+        elif o.kind in HOLD_KINDS:
+            holds.setdefault(o.account, []).append(o)
+    # The receiving accounts are queried first (intake may have done it already).
+    for acct, inst in facts.layer1:
+        if acct not in queried and acct not in facts.victim_accounts:
+            d.orders.append(NewOrder(TD, acct, inst, 1, query_key(facts.case_no, inst, acct, 1),
+                                     reason="receiving account named in the report"))
+            queried[acct] = Placed(TD, acct, inst, OrderState.pending.value)
+    answered = {s.account for s in facts.statements}
+    rows, inst, opening = working_ledger(facts.statements)
+    victims = victim_payments(facts, rows, policy) if rows else []
+    if not victims:
+        return d
+    trace, plan = _trace(rows, victims, inst, opening, policy, now)
+    d.stolen_fen = sum(trace.stolen.values())
+    d.cashed_out_fen = sum(sum(m.victims.values()) for m in trace.cash_outs)
+    d.layers = dict(trace.layers)
+    d.warnings = list(trace.warnings)
+    for h in plan:
+        acct = h.account
+        if acct in facts.victim_accounts:
+            continue
+        code = h.institution or inst.get(acct, "")
+        layer = h.layer or trace.layers.get(acct) or 1
+        d.plan[acct] = h.amount
+        mine = holds.get(acct, [])
+        committed = sum(o.committed_fen for o in mine)
+        d.committed[acct] = committed
+        if not code:
+            d.skipped.append((acct, "institution unknown"))
+            continue
+        gap = h.amount - committed
+        if gap >= policy.min_hold_fen:
+            if len(mine) >= policy.max_holds_per_account:
+                d.skipped.append((acct, f"{len(mine)} holds already; {format_fen(gap)} not held"))
+            else:
+                d.orders.append(NewOrder(
+                    policy.hold_kind, acct, code, layer,
+                    hold_key(facts.case_no, policy.hold_kind, code, acct, gap, layer, len(mine)), gap,
+                    expires_at=h.expires_at, legal_basis=h.legal_basis, reason=h.reason))
+        if acct not in answered:
+            d.untraced[acct] = h.amount
+            if acct not in queried and h.amount >= policy.min_query_fen:
+                d.orders.append(NewOrder(TD, acct, code, layer, query_key(facts.case_no, code, acct, layer),
+                                         reason=f"layer {layer}: {format_fen(h.amount)} of victims' money "
+                                                f"traced here"))
+                queried[acct] = Placed(TD, acct, code, OrderState.pending.value)
+        elif gap >= policy.min_hold_fen and len(mine) >= policy.max_holds_per_account:
+            d.unheld[acct] = gap
+    # Accounts the trace passed through whose query never came back cannot be followed.
+    for acct, o in queried.items():
+        if acct not in answered and o.state in DEAD and acct in d.untraced:
+            d.skipped.append((acct, f"query {o.state}: the money there cannot be followed"))
+    return d
+
+
+def check_decision(facts: CaseFacts, d: Decision) -> None:
+    """The invariants, for tests: no account asked to hold more than the plan's victims'
+    money there; no key twice; nothing already placed asked again."""
+    keys = [o.key for o in d.orders]
+    assert len(keys) == len(set(keys)), "a key twice in one decision"
+    placed = {p.key for p in facts.placed}
+    assert not placed & set(keys), "an order decided again"
+    for acct, amount in d.plan.items():
+        new = sum(o.amount_fen or 0 for o in d.orders if o.account == acct and o.kind in HOLD_KINDS)
+        assert d.committed.get(acct, 0) + new <= max(amount, d.committed.get(acct, 0)), acct
+
+
+# --- the store layer ----------------------------------------------------------------------
+
+def _placed_from(order, code: str) -> Placed:
+    held = None
+    if order.kind in HOLD_KINDS and order.state == OrderState.done.value and order.answer:
+        res = (order.answer or {}).get("result") or {}
+        if res.get("held") is not None:
+            held = parse_yuan(str(res["held"]), allow_zero=True)
+    return Placed(order.kind, order.target, code, order.state, order.amount_fen, held, order.idempotency_key,
+                  order.round_no or 0)
+
+
+def facts_for(session, case) -> CaseFacts:
+    """Everything the loop knows about ``case``: two queries (orders, report and victims)."""
+    from sqlalchemy import func, select
+
+    from fanzha.store.models import Institution, Order, Report, Victim
+
+    rows = session.execute(select(Order, Institution.code).join(Institution, Order.institution_id == Institution.id)
+                           .where(Order.case_id == case.id, Order.kind.in_((TD, *HOLD_KINDS)))
+                           .order_by(Order.id)).all()
+    placed, statements, layer1 = [], [], []
+    started = False
+    for order, code in rows:
+        started = started or "loop" in (order.request or {})
+        placed.append(_placed_from(order, code))
+        if order.kind == TD and (order.round_no or 0) <= 1 and (order.target, code) not in layer1:
+            layer1.append((order.target, code))
+        if order.kind == TD and order.state == OrderState.done.value and order.answer:
+            res = (order.answer or {}).get("result") or {}
+            if res.get("rows") is None:
+                continue
+            statements.append(Statement(order.target, res.get("institution") or code,
+                                        parse_yuan(str(res.get("balance") or "0"), allow_zero=True),
+                                        _ts(res.get("as_of") or order.answer.get("answered_at")),
+                                        tuple(res["rows"]), order.idempotency_key, max(order.round_no or 1, 1)))
+    rep = session.execute(select(func.min(Report.received_at), func.max(Report.paid_at))
+                          .where(Report.case_id == case.id)).one()
+    victims = frozenset(a for (a,) in session.execute(select(Victim.account).where(Victim.case_id == case.id))
+                        if a)
+    # a report with a recent payment (intake marks the case an emergency) starts it too
+    started = started or bool(case.emergency and rep[1] is not None)
+    return CaseFacts(case.case_no, tuple(layer1), victims, case.loss_fen or 0, rep[1], rep[0],
+                     tuple(statements), tuple(placed), started)
+
+
+def apply_decision(session, case, decision: Decision, *, after: str | None = None, actor: str = ACTOR) -> list:
+    """Queue the decision's orders (in the caller's transaction) and note it on the case."""
+    from sqlalchemy import select
+
+    from fanzha.store import services
+    from fanzha.store.models import CaseEvent, Institution
+
+    if not decision.orders and not decision.skipped:
+        return []
+    codes = {o.institution for o in decision.orders}
+    insts = {i.code: i for i in session.execute(select(Institution).where(Institution.code.in_(codes))).scalars()}
+    made = []
+    for o in decision.orders:
+        inst = insts.get(o.institution)
+        if inst is None:
+            decision.skipped.append((o.account, f"institution {o.institution} not connected"))
+            continue
+        order, created = services.create_order(
+            session, case=case, kind=o.kind, institution=inst, target=o.account, amount_fen=o.amount_fen,
+            legal_basis=o.legal_basis or _basis(o.kind), created_by=actor, key=o.key, expires_at=o.expires_at,
+            round_no=o.layer)
+        if created:
+            order.request = {**(order.request or {}), "loop": {"layer": o.layer, "after": after, "reason": o.reason}}
+            made.append(order)
+    if made or decision.skipped:
+        session.add(CaseEvent(case_id=case.id, kind="loop", actor=actor, detail={
+            "after": after, "orders": [{"kind": o.kind, "account": o.target, "amount_fen": o.amount_fen,
+                                        "layer": o.round_no} for o in made],
+            "untraced": format_fen(sum(decision.untraced.values())), "unheld": format_fen(sum(decision.unheld.values())),
+            "skipped": [{"account": a, "reason": r} for a, r in decision.skipped][:50]}))
+        session.flush()
+    return made
+
+
+def _basis(kind: str) -> str:
+    return LEGAL_BASIS.get(kind) or LEGAL_BASIS["stop_payment"]
+
+
+def _lock_case(session, case_id: int):
+    from sqlalchemy import select
+
+    from fanzha.store.models import Case
+
+    return session.execute(select(Case).where(Case.id == case_id).with_for_update()
+                           .execution_options(populate_existing=True)).scalar_one()
+
+
+def on_answer(session, order, *, policy: LoopPolicy | None = None) -> Decision | None:
+    """An answer to a transaction-details query was just recorded: take the loop's next step
+    (for a case the loop runs for: started by :func:`start`, or an emergency report with
+    its payment time).
+
+    Called where answers land (:func:`fanzha.gateway.store.apply_answer`), in that
+    transaction. The case row is locked first, so two answers of one case arriving at
+    once decide one after the other, each seeing the other's orders.
+    """
+    if order.kind != TD or order.state != OrderState.done.value:
+        return None
+    case = _lock_case(session, order.case_id)
+    if case.status != "open":
+        return None
+    session.flush()
+    facts = facts_for(session, case)
+    if not facts.started:   # queries sent by hand on a case the loop does not run for
+        return None
+    try:
+        decision = decide(facts, policy=policy)
+    except Exception as err:  # a statement the tracer refuses: note it, keep the answer
+        from fanzha.store.models import CaseEvent
+
+        session.add(CaseEvent(case_id=case.id, kind="loop_error", actor=ACTOR,
+                              detail={"after": order.idempotency_key, "error": f"{type(err).__name__}: {err}"[:1000]}))
+        return None
+    apply_decision(session, case, decision, after=order.idempotency_key)
+    return decision
+
+
+def start(session, case, receiving: list[tuple[str, str, int | None]], *, actor: str = ACTOR,
+          policy: LoopPolicy | None = None) -> list:
+    """Start the loop for ``case``: query each receiving account (account, institution)
+    and, where the report says how much was paid there, stop that much at once."""
+    from sqlalchemy import select
+
+    from fanzha.store import services
+    from fanzha.store.models import Institution
+
+    policy = policy or LoopPolicy()
+    made = []
+    for acct, code, fen in receiving:
+        inst = session.execute(select(Institution).where(Institution.code == code)).scalar_one_or_none()
+        if inst is None:
+            raise LookupError(f"institution {code!r} is not connected")
+        todo = [(TD, None, query_key(case.case_no, code, acct, 1))]
+        if fen:
+            todo.append((policy.hold_kind, fen, hold_key(case.case_no, policy.hold_kind, code, acct, fen, 1, 0)))
+        for kind, amount, key in todo:
+            order, created = services.create_order(session, case=case, kind=kind, institution=inst, target=acct,
+                                                   amount_fen=amount, legal_basis=_basis(kind), created_by=actor,
+                                                   key=key, round_no=1)
+            if created:
+                order.request = {**(order.request or {}), "loop": {"layer": 1, "after": None,
+                                                                   "reason": "named in the report"}}
+                made.append(order)
+    session.flush()
+    return made
+
+
+def status(session, case) -> dict[str, Any]:
+    """Where the loop stands for ``case`` (what it would decide now, without deciding)."""
+    facts = facts_for(session, case)
+    d = decide(facts)
+    held = sum(p.committed_fen for p in facts.placed if p.state == OrderState.done.value)
+    out = d.summary()
+    out.update({"case_no": case.case_no, "statements": len(facts.statements), "held": format_fen(held),
+                "orders": len(facts.placed)})
+    return out
+
+
+__all__ = ["ACTOR", "CaseFacts", "Decision", "LoopPolicy", "NewOrder", "Placed", "Statement", "apply_decision",
+           "check_decision", "decide", "facts_for", "hold_key", "on_answer", "query_key", "start", "status",
+           "victim_payments", "working_ledger"]

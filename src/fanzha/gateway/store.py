@@ -1,0 +1,121 @@
+"""The gateway's storage edge: moving orders on institutions' answers, recording callbacks.
+
+The dispatcher (answers to its requests) and the API (callbacks) both land here, so an
+answer moves an order the same way whichever road it took, and the second copy of an
+answer — a resend's, a duplicate callback's, a late one's — is recorded and changes
+nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session, object_session
+
+from fanzha.gateway import loop  # an answer's consequences: the automatic loop's next step
+from fanzha.gateway.orders import OrderState, check_transition
+from fanzha.gateway.protocol import Answer, Callback
+from fanzha.store.models import GatewayCallback, Institution, Order, OrderEvent
+from fanzha.store.types import utcnow
+
+FINAL = frozenset({OrderState.done.value, OrderState.rejected.value, OrderState.cancelled.value})
+
+
+def write_lock(session: Session) -> None:
+    """Take the database's write lock first thing in a transaction that reads then writes.
+
+    On SQLite a transaction that has read and then wants to write fails outright if
+    another writer committed in between; taking the lock first makes it wait instead.
+    PostgreSQL needs nothing here (rows are locked with FOR UPDATE).
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("UPDATE orders SET id = id WHERE 0"))
+
+
+def lock_order(session: Session, order_id: int) -> Order | None:
+    return session.execute(select(Order).where(Order.id == order_id).with_for_update()
+                           .execution_options(populate_existing=True)).scalar_one_or_none()
+
+
+def transition(order: Order, new: OrderState | str, *, actor: str, note: str = "",
+               at: datetime | None = None) -> None:
+    """Move ``order`` along an allowed transition with the event's time given (when the
+    request actually left, not when its answer was written down)."""
+    nxt = check_transition(order.state, new)
+    at = at or utcnow()
+    ev = OrderEvent(at=at, from_state=order.state, to_state=nxt.value, actor=actor, note=note)
+    session = object_session(order)
+    if session is not None and order.id is not None and "events" not in order.__dict__:
+        ev.order_id = order.id  # don't load the whole history just to add a line to it
+        session.add(ev)
+    else:
+        order.events.append(ev)
+    order.state = nxt.value
+    order.updated_at = max(at, order.updated_at) if order.updated_at else at
+
+
+def apply_answer(order: Order, answer: Answer, *, actor: str, sent_at: datetime | None = None,
+                 received_at: datetime | None = None, via: str = "answer", institution: str | None = None) -> str:
+    """Bring ``order`` to what ``answer`` says; returns ``applied``, ``duplicate`` or ``late``.
+
+    Event times are when the request left (``sent_at``) and when the answer reached the
+    centre (``received_at``). ``accepted`` means the institution has it (sent → acknowledged); ``done`` and
+    ``rejected`` are final. An order already final keeps its state: the answer is a
+    duplicate. An order the centre had given up on (failed) takes a late final answer —
+    the institution did act, and that must not be lost.
+    """
+    # The centre's clock, not the institution's: its ``answered_at`` is kept in the answer.
+    now = received_at or utcnow()
+    now = max(now, sent_at) if sent_at else now
+    if order.state in FINAL:
+        return "duplicate"
+    late = order.state == OrderState.failed.value
+    if order.state == OrderState.pending.value:
+        transition(order, OrderState.sent, actor=actor, at=sent_at or now,
+                   note=f"delivered to {institution or order.institution.code}" + (" (proved by a callback)" if via == "callback" else ""))
+    if answer.status == "accepted":
+        if order.state == OrderState.sent.value:
+            transition(order, OrderState.acknowledged, actor=actor, at=now, note="accepted; answer to follow")
+            return "applied"
+        return "duplicate"
+    if late and answer.status == "done":
+        note = f"late {via}: the institution acted after the order was given up"
+    else:
+        note = f"{answer.status} by {via}" + (f": {answer.reason}" if answer.reason else "")
+    transition(order, answer.status, actor=actor, at=now, note=note)
+    order.answer = {"status": answer.status, "reason": answer.reason, "result": answer.result,
+                    "answered_at": answer.answered_at.isoformat(), "via": via}
+    order.last_error = None
+    order.lease_until = order.leased_by = order.next_attempt_at = None
+    if answer.status == "done" and order.kind == "transaction_details" and object_session(order) is not None:
+        loop.on_answer(object_session(order), order)
+    return "late" if late else "applied"
+
+
+def record_callback(session: Session, institution: str, cb: Callback | None, *, outcome: str | None = None,
+                    detail: str = "", request_id: str | None = None) -> GatewayCallback:
+    """Apply (if it applies) and record one callback. ``outcome`` given: record a refusal."""
+    order = None
+    if cb is not None and outcome is None:
+        write_lock(session)
+        seen = session.execute(select(GatewayCallback.id).where(
+            GatewayCallback.institution == institution, GatewayCallback.callback_id == cb.callback_id,
+            GatewayCallback.outcome.in_(("applied", "late", "duplicate"))).limit(1)).scalar_one_or_none()
+        order_id = session.execute(select(Order.id).join(Institution).where(
+            Order.idempotency_key == cb.request_id, Institution.code == institution)).scalar_one_or_none()
+        order = lock_order(session, order_id) if order_id is not None else None
+        if order is None:
+            outcome, detail = "unknown_order", f"no order {cb.request_id} for {institution}"
+        elif seen is not None:
+            outcome, detail = "duplicate", f"callback {cb.callback_id} already received; order is {order.state}"
+        else:
+            before = order.state
+            outcome = apply_answer(order, cb, actor=f"institution:{institution}", via="callback")
+            detail = f"{before} → {order.state}" if outcome != "duplicate" else f"order already {order.state}"
+    rec = GatewayCallback(institution=institution, callback_id=cb.callback_id if cb else None,
+                          request_id=cb.request_id if cb else request_id, order_id=order.id if order else None,
+                          status=cb.status if cb else None, outcome=outcome or "malformed", detail=detail[:2000])
+    session.add(rec)
+    session.flush()
+    return rec

@@ -1,0 +1,191 @@
+"""The dispatcher against simulated institutions over loopback HTTP, on both databases."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+from sqlalchemy import select
+
+from fanzha.gateway.dispatcher import DispatchConfig, Dispatcher
+from fanzha.gateway.signing import Keyring
+from fanzha.gateway.simulator import Faults
+from fanzha.store.models import GatewayCallback, OrderAttempt
+
+from gwkit import A, B, C, CODES, dispatch, orders, queue, seed  # noqa: E402
+
+
+def _attempts(sessions) -> list[OrderAttempt]:
+    with sessions() as s:
+        return s.execute(select(OrderAttempt).order_by(OrderAttempt.id)).scalars().all()
+
+
+def test_every_kind_is_answered_at_once(sessions, keys, make_sim):
+    h = make_sim()
+    case = seed(sessions, h)
+    queue(sessions, case, "account_holder", "ICBC", A)
+    queue(sessions, case, "transaction_details", "ICBC", A)
+    queue(sessions, case, "stop_payment", "ALIPAY", B, 3_000_000)
+    queue(sessions, case, "freeze", "CMB", C, 1_000_000)
+    queue(sessions, case, "number_owner", "CMCC", "+8613912345678")
+    queue(sessions, case, "number_shutdown", "CMCC", "+8613912345678")
+    queue(sessions, case, "url_takedown", "CMCC", "http://phish.example.cn/")
+    queue(sessions, case, "stop_payment", "ICBC", "6222020000009999999", 100)  # no such account
+    d = dispatch(sessions, keys)
+    got = {(o.kind, o.target): o for o in orders(sessions)}
+    assert {o.state for o in got.values()} == {"done", "rejected"}
+    assert got[("stop_payment", "6222020000009999999")].state == "rejected"
+    assert "no account" in got[("stop_payment", "6222020000009999999")].answer["reason"]
+    holder = got[("account_holder", A)].answer["result"]
+    assert holder["holder"] == "甲" and holder["balance"] == "50000.00"
+    rows = got[("transaction_details", A)].answer["result"]["rows"]
+    assert [r["txn_id"] for r in rows] == ["T1"] and rows[0]["amount"] == "50000.00"
+    assert got[("stop_payment", B)].answer["result"]["held"] == "0.00"  # nothing there yet at 09:00:30
+    # every order: queued → sent → done, the sent event at the moment the request left
+    for o in got.values():
+        assert [e.to_state for e in o.events][:2] == ["pending", "sent"]
+    assert d.counters.answered == 8 and d.counters.retried == 0
+    assert all(a.outcome == "answered" for a in _attempts(sessions))
+    assert sum(h.sim.effects.values()) == 8
+
+
+def test_liaison_inbox_orders_are_marked_sent(sessions, keys, make_sim):
+    h = make_sim()
+    case = seed(sessions, h, inbox=("XMRCB",))
+    queue(sessions, case, "stop_payment", "XMRCB", "6230000000000001", 500)
+    dispatch(sessions, keys)
+    (o,) = orders(sessions)
+    assert o.state == "sent"
+    assert "liaison inbox" in o.events[-1].note
+    assert h.sim.stats == {}
+
+
+def test_retries_backoff_and_no_double_effect_under_faults(sessions, keys, make_sim):
+    h = make_sim(Faults(latency_s=(1, 5), error_rate=0.3, malformed_rate=0.2, timeout_rate=0.1, hang_s=0.5), seed=3)
+    case = seed(sessions, h)
+    ids = [queue(sessions, case, "stop_payment", code, acct, 1000 + i)
+           for i, (code, acct) in enumerate([("ICBC", A), ("ALIPAY", B), ("CMB", C)] * 10)]
+    d = dispatch(sessions, keys, timeout_s=0.25, breaker_failures=50)
+    final = orders(sessions)
+    assert [o.state for o in final] == ["done"] * len(ids)
+    assert max(h.sim.holds_by_request().values()) == 1 and len(h.sim.world.holds) == len(ids)
+    outcomes = Counter(a.outcome for a in _attempts(sessions))
+    assert outcomes["answered"] == len(ids)
+    assert outcomes["server_error"] and outcomes["malformed"] and outcomes["timeout"]
+    for a in _attempts(sessions):
+        assert a.detail  # every attempt says how it went
+    assert d.counters.retried == sum(v for k, v in outcomes.items() if k != "answered")
+
+
+def test_circuit_breaker_keeps_orders_queued_during_an_outage(sessions, keys, make_sim):
+    h = make_sim(by={"ICBC": Faults(latency_s=(1, 2), outages=[(0, 1.2)])})
+    case = seed(sessions, h)
+    ids = [queue(sessions, case, "account_holder", "ICBC", A, round_no=i) for i in range(6)]
+    queue(sessions, case, "account_holder", "ALIPAY", B)
+
+    async def run():
+        d = Dispatcher(sessions, keys, DispatchConfig(timeout_s=1, lease_s=5, backoff_base_s=0.02, backoff_cap_s=0.1,
+                                                      breaker_failures=2, breaker_reset_s=0.3, idle_s=0.01, seed=1))
+        stop = asyncio.Event()
+        task = asyncio.create_task(d.run(stop))
+        await asyncio.sleep(0.6)
+        mid = orders(sessions)
+        stop.set()
+        await task
+        return d, mid
+
+    d, mid = asyncio.run(run())
+    icbc = [o for o in mid if o.institution.code == "ICBC"]
+    assert all(o.state == "pending" for o in icbc)                     # queued, not failed
+    assert any("circuit open" in (o.last_error or "") for o in icbc)   # and says why
+    assert [o.state for o in mid if o.institution.code == "ALIPAY"] == ["done"]  # others unaffected
+    sent = Counter(a.outcome for a in _attempts(sessions))
+    # the first burst (6 in flight) and a half-open trial every 0.3 s, not a retry every ~0.1 s
+    assert sent["server_error"] <= 6 + 2
+    dispatch(sessions, keys, breaker_failures=2, breaker_reset_s=0.3)
+    assert all(o.state == "done" for o in orders(sessions))
+
+
+def test_callbacks_duplicates_and_late_ones_apply_once(sessions, keys, make_sim, centre):
+    h = make_sim(Faults(latency_s=(1, 3), callback_rate=1.0, duplicate_callback_rate=1.0,
+                        late_callback_rate=0.5, late_callback_s=(200, 400)))
+    case = seed(sessions, h)
+    for i, (code, acct) in enumerate([("ICBC", A), ("ALIPAY", B), ("CMB", C), ("ICBC", A)]):
+        queue(sessions, case, "stop_payment", code, acct, 100 + i)
+    dispatch(sessions, keys, callback_url=centre.url + "/gateway/callbacks", answer_poll_s=5)
+    final = orders(sessions)
+    assert [o.state for o in final] == ["done"] * 4
+    for o in final:
+        assert [e.to_state for e in o.events] == ["pending", "sent", "acknowledged", "done"]
+        assert o.answer["via"] == "callback"
+    with sessions() as s:
+        cbs = s.execute(select(GatewayCallback)).scalars().all()
+    # wait for the duplicates still in flight
+    assert Counter(c.outcome for c in cbs)["applied"] == 4
+    assert max(h.sim.holds_by_request().values()) == 1
+
+
+def test_lost_callbacks_are_recovered_by_asking_again(sessions, keys, make_sim):
+    """Callbacks to nowhere: the dispatcher resends (same key) and gets the answer."""
+    h = make_sim(Faults(latency_s=(1, 2), callback_rate=1.0))
+    case = seed(sessions, h)
+    queue(sessions, case, "freeze", "CMB", C, 500)
+    d = dispatch(sessions, keys, callback_url="http://127.0.0.1:9/gateway/callbacks", answer_poll_s=0.2)
+    (o,) = orders(sessions)
+    assert o.state == "done" and o.answer["via"] == "poll"
+    assert h.sim.holds_by_request() == {o.idempotency_key: 1}
+    assert d.counters.answered >= 2
+
+
+def test_wrong_key_is_refused_and_recorded_never_acted_on(sessions, keys, make_sim):
+    h = make_sim()
+    case = seed(sessions, h)
+    queue(sessions, case, "stop_payment", "ICBC", A, 500)
+    wrong = Keyring.generate(CODES)
+    dispatch(sessions, wrong, deadline_s=0.8)
+    (o,) = orders(sessions)
+    assert o.state == "pending"  # queued, not dropped
+    assert "unauthorised" in o.last_error and "signature" in o.last_error
+    assert h.sim.stats["ICBC"].bad_signature >= 1 and not h.sim.world.holds
+    dispatch(sessions, keys)
+    assert orders(sessions)[0].state == "done" and len(h.sim.world.holds) == 1
+
+
+def test_two_dispatchers_never_send_an_order_twice(sessions, keys, make_sim):
+    h = make_sim(Faults(latency_s=(5, 20)))
+    case = seed(sessions, h)
+    n = 40
+    for i in range(n):
+        queue(sessions, case, "account_holder", CODES[i % 3], [A, B, C][i % 3], round_no=i)
+
+    async def both():
+        cfg = DispatchConfig(timeout_s=2, lease_s=10, idle_s=0.005, max_in_flight=4, batch=8)
+        d1, d2 = Dispatcher(sessions, keys, cfg, name="d1"), Dispatcher(sessions, keys, cfg, name="d2")
+        await asyncio.gather(d1.run(until_settled=True, deadline_s=20), d2.run(until_settled=True, deadline_s=20))
+        return d1, d2
+
+    d1, d2 = asyncio.run(both())
+    assert all(o.state == "done" for o in orders(sessions))
+    assert d1.counters.answered + d2.counters.answered == n
+    assert d1.counters.answered and d2.counters.answered
+    assert sum(h.sim.stats[c].requests for c in h.sim.stats) == n   # not one request twice
+
+
+def test_sla_clocks_from_a_real_run(sessions, keys, make_sim):
+    from datetime import datetime, timezone
+
+    from fanzha.gateway import sla
+
+    h = make_sim()
+    case = seed(sessions, h)
+    queue(sessions, case, "transaction_details", "ICBC", A)
+    queue(sessions, case, "stop_payment", "ALIPAY", B, 500)
+    dispatch(sessions, keys)
+    with sessions() as s:
+        clock = sla.load_case(s, case, datetime.now(timezone.utc))
+        stats = sla.load_institution_stats(s)
+    assert clock.case.sent <= clock.case.acknowledged <= clock.case.hold_confirmed
+    assert clock.by_institution["ALIPAY"].hold_confirmed == clock.case.hold_confirmed
+    assert [a.state for a in clock.alarms] == ["met", "met"]
+    assert stats["ICBC"].answered == 1 and stats["ICBC"].error_rate == 0
+    assert 0 <= stats["ALIPAY"].latency_ms_median < 1000
