@@ -63,7 +63,19 @@ def test_dens_by_block_and_by_offline_table():
                     ("36.110.0.0/16", "cn", "Beijing")])
     located = {r["prefix"]: (r["country"], r["city"], r["overseas"]) for r in dens(reports, geo)}
     assert located == {"103.215.44.0/24": ("KH", "Sihanoukville", True), "36.110.1.0/24": ("CN", "Beijing", False)}
-    assert geo.locate("8.8.8.8") is None
+    assert geo.locate("8.8.8.8").city is None            # outside the centre's table: the shipped country only
+    assert GeoTable(geo_rows := [("36.110.0.0/16", "CN", "Beijing")], shipped=False).locate("8.8.8.8") is None
+    assert GeoTable(geo_rows).locate("10.1.2.3") is None    # private addresses are nowhere
+
+
+def test_shipped_country_database_tells_overseas_from_domestic():
+    geo = GeoTable.default()
+    home, abroad = geo.locate("114.114.114.114"), geo.locate("8.8.8.8")
+    assert home is not None and home.country == "CN"
+    assert abroad is not None and abroad.country not in ("CN", "") and abroad.city is None
+    located = {r["prefix"]: r["overseas"] for r in dens([Report("R1", (("ip", "114.114.114.114"),
+                                                                        ("ip", "8.8.8.8")))], geo)}
+    assert located == {"114.114.114.0/24": False, "8.8.8.0/24": True}
 
 
 def test_geo_csv(tmp_path):

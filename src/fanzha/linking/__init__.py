@@ -7,7 +7,9 @@ The pure core, without I/O: :mod:`~fanzha.linking.identifiers` (one spelling per
 :mod:`~fanzha.linking.incremental` (one new report in milliseconds, same groups),
 :mod:`~fanzha.linking.decisions` (analysts' confirmed and rejected links, as views),
 :mod:`~fanzha.linking.gangs` (gangs, key members, dens, mules) and
-:mod:`~fanzha.linking.geo` (offline IP locations). The edge is :mod:`~fanzha.linking.cli`.
+:mod:`~fanzha.linking.geo` (offline IP locations), :mod:`~fanzha.linking.exports` (GraphML,
+GEXF, CSV) and :mod:`~fanzha.linking.stix` (STIX 2.1 bundles out and in). The edges are
+:mod:`~fanzha.linking.cli` and :mod:`~fanzha.linking.store` (groups over the store, on demand).
 """
 
 from fanzha.linking.batch import Linking, ReportTable, link

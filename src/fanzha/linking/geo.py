@@ -1,8 +1,10 @@
 """Offline IP geolocation: where a gang's dens are, without asking anyone.
 
-The centre's machines do not call foreign services, so locations come from a table
-shipped or loaded locally: a CSV of ``network,country,city`` rows (CIDR blocks, ISO
-country codes), the shape most free and commercial IP databases export to. A lookup tries
+The centre's machines do not call foreign services, so locations come from data on the
+machine: a centre's own CSV of ``network,country,city`` rows (CIDR blocks, ISO country
+codes, the shape most free and commercial IP databases export to) for cities, and the
+country database shipped inside the ``iptocc`` package for every address the CSV does
+not cover. A lookup tries
 each prefix length present in the table, longest first, as one dictionary probe, so
 where blocks nest the most specific one wins.
 """
@@ -26,8 +28,9 @@ class Place:
 class GeoTable:
     """``network -> (country, city)``; ``home`` is the country that is not "overseas"."""
 
-    def __init__(self, rows: list[tuple[str, str, str | None]], home: str = "CN") -> None:
+    def __init__(self, rows: list[tuple[str, str, str | None]], home: str = "CN", *, shipped: bool = True) -> None:
         self.home = home
+        self.shipped = shipped  # fall back to the package's country database
         self._blocks: dict[tuple[int, int, int], Place] = {}
         lengths: set[tuple[int, int]] = set()
         for network, country, city in rows:
@@ -55,8 +58,15 @@ class GeoTable:
             raise InputError(f"cannot read: {err.strerror}", file=str(path)) from None
         return cls(rows, home)
 
+    @classmethod
+    def default(cls, path: str | Path | None = None, home: str = "CN") -> GeoTable:
+        """The centre's CSV if there is one, over the shipped country database."""
+        if path is not None and Path(path).is_file():
+            return cls.from_csv(path, home)
+        return cls([], home)
+
     def locate(self, ip: str) -> Place | None:
-        """The most specific block holding ``ip``, or ``None``."""
+        """The most specific block holding ``ip``, else the shipped country, or ``None``."""
         addr = ipaddress.ip_address(ip)
         x, bits = int(addr), addr.max_prefixlen
         for version, plen in self._lengths:
@@ -64,4 +74,9 @@ class GeoTable:
                 place = self._blocks.get((version, plen, x >> (bits - plen)))
                 if place is not None:
                     return place
+        if self.shipped and addr.is_global:
+            import iptocc
+
+            country = iptocc.country_code(str(addr))
+            return Place(country) if country else None
         return None
