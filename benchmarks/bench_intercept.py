@@ -8,12 +8,18 @@ Measured for each engine, each in a fresh subprocess so memory figures are its o
 
 * load: from the plain list file (URLs and numbers) to ready-to-check, in seconds;
 * RSS growth of the process over the load, in MB (psutil);
-* URL and phone checks per second in process, on a mix where 5 % of queries are listed.
+* URL and phone checks per second in process, on a mix where 5 % of queries are listed;
+* the same URL checks through the HTTP batch endpoint (``POST /intercept/check/batch``)
+  over loopback: the lists are written to a SQLite store, ``uvicorn`` serves the API in
+  a subprocess (``--http-workers`` processes), and a second process sends batches of
+  ``--http-batch`` URLs over ``--http-connections`` keep-alive connections with a
+  carrier's API key. Reported beside the in-process figure.
 
 Usage::
 
     python benchmarks/bench_intercept.py                 # 2,000,000 URLs, 1,000,000 numbers
     python benchmarks/bench_intercept.py --urls 200000 --phones 100000 --queries 50000
+    python benchmarks/bench_intercept.py --skip-http        # in process only
 
 Writes ``benchmarks/out/intercept.json``.
 """
@@ -22,6 +28,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
+import threading
 import os
 import random
 import sqlite3
@@ -195,6 +203,131 @@ def run_sqlite(listfile: str, queries: dict) -> dict:
     }
 
 
+# ------------------------------------------------------------------ over HTTP
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _fill_store(url: str, listfile: str) -> dict:
+    """Migrate a fresh store, write the list into ``intercept_entries``, make a carrier key."""
+    from sqlalchemy import insert
+
+    from fanzha.intercept import store as istore
+    from fanzha.intercept.entries import EntryKind
+    from fanzha.intercept.listfile import read_list
+    from fanzha.intercept.phones import normalize_phone
+    from fanzha.intercept.urls import canonical_parts
+    from fanzha.store import db
+    from fanzha.store.models import InterceptEntry
+    from fanzha.store.users import create_client
+
+    t0 = time.perf_counter()
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    now = datetime.now(timezone.utc)
+    until = now + timedelta(days=30)
+    seen: set[tuple[str, str]] = set()
+    rows = []
+    for ln in read_list(listfile):
+        if ln.kind is EntryKind.url:
+            value, kind = canonical_parts(ln.value).expression, "url"
+        else:
+            value, kind = normalize_phone(ln.value), "phone"
+        if (kind, value) in seen:
+            continue
+        seen.add((kind, value))
+        rows.append({"listing": "block", "kind": kind, "value": value, "value_hash": istore.value_hash(value),
+                     "prefix": istore.expression_prefix(value) if kind == "url" else None,
+                     "source_kind": "feed", "source": "bench", "reason": "", "score": 1.0, "first_seen": now,
+                     "last_seen": now, "valid_until": until, "state": "active", "sightings": 1, "hits": 0,
+                     "created_by": "bench", "updated_at": now})
+    with db.transaction(db.session_factory(engine)) as session:
+        for i in range(0, len(rows), 50_000):
+            session.execute(insert(InterceptEntry), rows[i:i + 50_000])
+        key = create_client(session, name="bench-carrier", role="carrier")[1]
+    engine.dispose()
+    return {"key": key, "entries": len(rows), "fill_s": time.perf_counter() - t0}
+
+
+def http_client(base: str, key: str, queryfile: str, batch: int, connections: int) -> dict:
+    """Send every query URL in batches over ``connections`` threads; checks per second."""
+    import httpx
+
+    urls = json.loads(Path(queryfile).read_text(encoding="utf-8"))["urls"]
+    batches = [urls[i:i + batch] for i in range(0, len(urls), batch)]
+    bodies = [json.dumps({"urls": b}).encode() for b in batches]
+    headers = {"X-API-Key": key, "Content-Type": "application/json"}
+    blocked = [0] * connections
+    errors: list[str] = []
+
+    def run(k: int) -> None:
+        with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
+            for body in bodies[k::connections]:
+                r = client.post("/intercept/check/batch", content=body)
+                if r.status_code != 200:
+                    errors.append(f"{r.status_code} {r.text[:200]}")
+                    return
+                blocked[k] += sum(1 for v in r.json()["urls"] if v["blocked"])
+
+    with httpx.Client(base_url=base, headers=headers, timeout=300) as warm:  # every worker loads its lists
+        for _ in range(4 * connections):
+            warm.post("/intercept/check/batch", content=bodies[0])
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(connections)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    if errors:
+        raise RuntimeError(f"HTTP batch failed: {errors[0]}")
+    return {"http_url_checks_per_s": len(urls) / elapsed, "http_seconds": elapsed, "http_batches": len(bodies),
+            "http_urls_blocked": sum(blocked)}
+
+
+def run_http(data: dict, workdir: Path, workers: int, batch: int, connections: int) -> dict:
+    dburl = f"sqlite:///{workdir / 'store.db'}"
+    filled = _fill_store(dburl, data["list"])
+    port = _free_port()
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = dict(os.environ, PYTHONPATH=src + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               FANZHA_DATABASE_URL=dburl, FANZHA_DATA_DIR=str(workdir),
+               FANZHA_SECRET_KEY="bench-only-secret-" + "x" * 24)
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "fanzha.api.app:create_app", "--factory",
+                               "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+                               "--log-level", "warning", "--no-access-log"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        import httpx
+
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(base + "/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start: " + server.stderr.read().decode()[-2000:])
+            time.sleep(0.2)
+        out = subprocess.run([sys.executable, __file__, "--http-client", base, filled["key"], data["queries"],
+                              str(batch), str(connections)],
+                             check=True, capture_output=True, text=True, env=env)
+        result = json.loads(out.stdout)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    return {**result, "store_entries": filled["entries"], "store_fill_s": filled["fill_s"], "workers": workers,
+            "batch": batch, "connections": connections}
+
+
 def _worker(engine: str, listfile: str, queryfile: str) -> None:
     queries = json.loads(Path(queryfile).read_text(encoding="utf-8"))
     result = {"fanzha": run_fanzha, "sqlite": run_sqlite}[engine](listfile, queries)
@@ -217,11 +350,23 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--phones", type=int, default=1_000_000)
     ap.add_argument("--queries", type=int, default=200_000)
     ap.add_argument("--skip-baseline", action="store_true")
+    ap.add_argument("--skip-http", action="store_true", help="Do not measure the HTTP batch endpoint.")
+    ap.add_argument("--http-workers", type=int, default=2, help="uvicorn worker processes (default 2).")
+    ap.add_argument("--http-batch", type=int, default=1000, help="URLs per batch request (default 1000).")
+    ap.add_argument("--http-connections", type=int, default=4, help="Concurrent client connections.")
+    ap.add_argument("--out", type=Path, default=None, help="Directory for intercept.json (make bench).")
     ap.add_argument("--worker", nargs=3, metavar=("ENGINE", "LIST", "QUERIES"), help=argparse.SUPPRESS)
+    ap.add_argument("--http-client", nargs=5, metavar=("BASE", "KEY", "QUERIES", "BATCH", "CONNS"),
+                    help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
         _worker(*args.worker)
         return {}
+    if args.http_client:
+        base, key, queries, size, conns = args.http_client
+        sys.stdout.write(json.dumps(http_client(base, key, queries, int(size), int(conns))))
+        return {}
+    out_path = (args.out / "intercept.json") if args.out else OUT
 
     with tempfile.TemporaryDirectory(prefix="fanzha-bench-") as tmp:
         t0 = time.perf_counter()
@@ -231,13 +376,16 @@ def main(argv: list[str] | None = None) -> dict:
         results = {"fanzha": _run_worker("fanzha", data)}
         if not args.skip_baseline:
             results["sqlite"] = _run_worker("sqlite", data)
+        if not args.skip_http:
+            results["http"] = run_http(data, Path(tmp), args.http_workers, args.http_batch,
+                                       args.http_connections)
 
     f = results["fanzha"]
     report = {
         "benchmark": "intercept",
         "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "sizes": {"urls": args.urls, "phones": args.phones, "queries": args.queries},
-        "targets": {"load_s": 10, "rss_mb": 400, "checks_per_s": 200_000},
+        "targets": {"load_s": 10, "rss_mb": 400, "checks_per_s": 200_000, "http_checks_per_s": 20_000},
         "results": results,
     }
     print(f"{'':24}{'fanzha':>14}{'sqlite':>14}{'gain':>10}")
@@ -254,6 +402,13 @@ def main(argv: list[str] | None = None) -> dict:
     row("phone checks/s", "phone_checks_per_s", ",.0f", False)
     print(f"fanzha single-call URL checks/s: {f['url_single_checks_per_s']:,.0f}; "
           f"index arrays {f['index_mb']:.0f} MB")
+    if "http" in results:
+        h = results["http"]
+        print(f"URL checks/s through HTTP batches: {h['http_url_checks_per_s']:,.0f} "
+              f"(in process {f['url_checks_per_s']:,.0f}; {h['workers']} uvicorn workers, batches of "
+              f"{h['batch']}, {h['connections']} connections, {os.cpu_count()} CPUs shared with the client; "
+              f"blocked {h['http_urls_blocked']:,} / {f['urls_blocked']:,})")
+        report["http_vs_in_process"] = h["http_url_checks_per_s"] / f["url_checks_per_s"]
     if "sqlite" in results:
         s = results["sqlite"]
         report["ratios"] = {
@@ -267,9 +422,9 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"blocked URLs {f['urls_blocked']:,} / {s['urls_blocked']:,}, numbers "
               f"{f['phones_blocked']:,} / {s['phones_blocked']:,}: "
               f"{'same answers' if agree else 'ANSWERS DIFFER'}")
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {OUT}")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {out_path}")
     return report
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from fanzha.errors import InputError
@@ -156,6 +156,13 @@ def test_overlong_is_refused():
         canonicalize("http://evil.com/" + "a b" * (MAX_URL_BYTES // 4))
 
 
+@pytest.mark.parametrize("url", [b".[]!", "http://[]/", "http://[]!/", "http://[zz]/x",
+                                 "http://a[b].com/", "http://%5B%5D/", "http://evil].com/"])
+def test_brackets_outside_an_ipv6_address_are_refused(url):
+    with pytest.raises(InvalidUrl, match="IPv6"):
+        canonicalize(url)
+
+
 # ------------------------------------------------------------------ properties
 
 _piece = st.sampled_from([
@@ -170,6 +177,7 @@ url_like = st.lists(_piece, max_size=14).map("".join)
 
 @settings(max_examples=600, deadline=None)
 @given(st.one_of(url_like, st.text(max_size=60), st.binary(max_size=60)))
+@example(b".[]!")  # once canonicalised to 'http://[]!/', then to 'http://[]/'
 def test_never_crashes_and_is_idempotent(url):
     try:
         c = canonicalize(url)

@@ -8,7 +8,10 @@ Shape (after Safe Browsing's local database):
   prefixes in a sorted ``uint32`` array, searched with ``numpy.searchsorted``, and
   the full 32-byte hashes beside them to confirm a prefix hit.
 * A phone entry is stored as its ``int64`` key (E.164 digits; negated for domestic
-  service numbers, see :mod:`.phones`) in a sorted ``int64`` array.
+  service numbers, see :mod:`.phones`) in a sorted ``int64`` array. A number range
+  (``+86170*``, ``A..B``) is stored as the digit prefixes that cover it, keyed by
+  :func:`~fanzha.intercept.phones.range_prefix_key` in the same array (those keys sort
+  after every number); a check looks up each prefix length present in the list.
 * Each entry's life cycle (source, score, valid-until, revoked, id) sits in parallel
   columns, so millions of entries cost tens of bytes each instead of a Python object.
 * A host filter — the sorted CRC-32 of every host that appears in a URL entry — lets
@@ -38,7 +41,7 @@ import numpy as np
 
 from fanzha.intercept.entries import Entry, EntryKind, require_aware, to_epoch_us
 from fanzha.intercept.errors import InvalidPhone, InvalidUrl
-from fanzha.intercept.phones import parse_phone
+from fanzha.intercept.phones import _LEN_SHIFT, _RANGE_FLAG, parse_phone, parse_phone_range
 from fanzha.intercept.urls import (
     CanonicalUrl,
     canonical_host_and_url,
@@ -240,12 +243,19 @@ class _UrlIndex:
         return m
 
 
+_POW10 = np.array([10 ** i for i in range(19)], dtype=np.int64)
+
+
 class _PhoneIndex:
     def __init__(self, keys: array, cols: _Columns) -> None:
         arr = np.frombuffer(keys, dtype=np.int64) if len(keys) else np.zeros(0, np.int64)
         order = np.argsort(arr, kind="stable")
         self.keys: np.ndarray = arr[order]
         self.cols = cols.frozen(order)
+        ranges = self.keys[self.keys >= _RANGE_FLAG]
+        #: Prefix lengths present among range rows, longest first (the most specific wins).
+        self.prefix_lengths: list[int] = sorted(
+            {int(k) & 0xF for k in np.unique(ranges >> _LEN_SHIFT)}, reverse=True)
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -257,6 +267,28 @@ class _PhoneIndex:
     def ranges(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return (np.searchsorted(self.keys, keys, "left"),
                 np.searchsorted(self.keys, keys, "right"))
+
+    def range_rows(self, keys: np.ndarray) -> dict[int, list[tuple[int, int, str]]]:
+        """For each query (by position) the ``(lo, hi, expression)`` row spans of the
+        listed ranges containing it, longest prefix first. Empty when no ranges are listed."""
+        out: dict[int, list[tuple[int, int, str]]] = {}
+        if not self.prefix_lengths or len(keys) == 0:
+            return out
+        q = np.asarray(keys, dtype=np.int64)
+        ok = q > 0  # service numbers (negative keys) are never in a range
+        ndigits = np.searchsorted(_POW10, np.where(ok, q, 1), "right")
+        for length in self.prefix_lengths:
+            usable = ok & (ndigits >= length)
+            if not usable.any():
+                continue
+            shift = np.where(usable, ndigits - length, 0)
+            prefix = q // _POW10[shift]
+            pk = np.where(usable, _RANGE_FLAG | (length << _LEN_SHIFT) | prefix, -1)
+            lo = np.searchsorted(self.keys, pk, "left")
+            hi = np.searchsorted(self.keys, pk, "right")
+            for i in np.flatnonzero((hi > lo) & usable):
+                out.setdefault(int(i), []).append((int(lo[i]), int(hi[i]), f"+{int(prefix[i])}*"))
+        return out
 
 
 # --------------------------------------------------------------------------- builder
@@ -306,6 +338,19 @@ class BlocklistBuilder:
         cols.append(to_epoch_us(valid_until), _NO_ID if entry_id is None else entry_id,
                     score, self._source_code(source), revoked)
         return phone.value
+
+    def add_phone_range(self, text: str, *, valid_until: datetime, source: str = "",
+                        score: float = 1.0, revoked: bool = False, entry_id: int | None = None,
+                        allow: bool = False) -> str:
+        """List a number range (``+86170*`` or ``A..B``); returns its canonical spelling."""
+        rng = parse_phone_range(text)
+        keys, cols = self._phone[allow]
+        code = self._source_code(source)
+        for p in rng.prefixes:
+            keys.append(_RANGE_FLAG | (len(p) << _LEN_SHIFT) | int(p))
+            cols.append(to_epoch_us(valid_until), _NO_ID if entry_id is None else entry_id,
+                        score, code, revoked)
+        return rng.value
 
     def add_urls(self, urls: Iterable[str], *, valid_until: datetime, source: str = "",
                  score: float = 1.0, revoked: bool = False,
@@ -560,15 +605,20 @@ class Blocklist:
     def _phone_verdicts(self, keys, values: list[str], at_us: int) -> list[Verdict]:
         q = np.frombuffer(keys, dtype=np.int64) if isinstance(keys, array) else np.asarray(keys, np.int64)
         lo, hi = self._phone_block.ranges(q)
+        in_ranges = self._phone_block.range_rows(q)
         cols = self._phone_block.cols
         out = []
         for k in range(len(q)):
-            if hi[k] == lo[k]:
+            spans = in_ranges.get(k) if in_ranges else None
+            if hi[k] == lo[k] and spans is None:
                 out.append(Verdict("phone", values[k], False, "not_listed"))
                 continue
             m = _Match()
             for row in range(lo[k], hi[k]):
                 m.offer(int(row), values[k], cols.active(row, at_us))
+            for a, b, expr in spans or ():
+                for row in range(a, b):
+                    m.offer(row, expr, cols.active(row, at_us))
             out.append(self._decide("phone", values[k], m, cols,
                                     lambda k=k: self._phone_allow_match(int(q[k]), values[k], at_us),
                                     self._phone_allow.cols))
@@ -577,9 +627,13 @@ class Blocklist:
     def _phone_allow_match(self, key: int, value: str, at_us: int) -> _Match:
         m = _Match()
         idx = self._phone_allow
-        lo, hi = idx.ranges(np.array([key], dtype=np.int64))
+        q = np.array([key], dtype=np.int64)
+        lo, hi = idx.ranges(q)
         for row in range(lo[0], hi[0]):
             m.offer(int(row), value, idx.cols.active(row, at_us))
+        for a, b, expr in idx.range_rows(q).get(0, ()):
+            for row in range(a, b):
+                m.offer(row, expr, idx.cols.active(row, at_us))
         return m
 
     # ---- for clients that check locally (see .prefixes)

@@ -1,4 +1,4 @@
-"""``fanzha intercept …``: canonicalise URLs, check against a list file, export RPZ.
+"""``fanzha intercept …``: canonicalise URLs, check against a list file, export RPZ, import feeds.
 
 ``intercept canon`` is a contract (FORMATS.md): one canonical URL a line, nothing else
 on stdout. Bad input exits 2 with a message naming the argument or the file and line.
@@ -140,3 +140,86 @@ def register(app: typer.Typer) -> None:
             return
         sys.stdout.write(zone.text)
 
+
+    @intercept_app.command("import")
+    def import_feed(
+        path: Path = typer.Argument(..., metavar="FILE", help="The feed: a plain list, a CSV or a STIX 2.1 bundle."),
+        as_: str | None = typer.Option(None, "--as", help="plain, csv or stix (default: by extension; "
+                                                           ".csv → csv, .json → stix, else plain)."),
+        source: str | None = typer.Option(None, "--source", help="Feed name recorded on each entry "
+                                                                 "(default: the file name)."),
+        source_kind: str = typer.Option("feed", "--source-kind", help="case, detector, feed or analyst."),
+        allow: bool = typer.Option(False, "--allow", help="Put every value on the allowlist "
+                                                          "(official numbers, government domains)."),
+        ttl_days: int = typer.Option(30, "--ttl-days", min=1, max=3650,
+                                     help="Valid for this long when the feed does not say."),
+        database_url: str | None = typer.Option(None, "--database-url",
+                                                help="Default: FANZHA_DATABASE_URL."),
+        format: OutputFormat | None = typer.Option(None, "--format", help="json for machine-readable counts."),
+    ) -> None:
+        """Import a feed into the store's lists: new values are listed, known ones extended.
+
+        All or nothing: a bad value stops the import (exit 2) naming the file, line or
+        indicator, and field; nothing is written.
+        """
+        import getpass
+        from collections import Counter
+        from datetime import timedelta, timezone
+
+        from fanzha.intercept import store as istore
+        from fanzha.intercept.feeds import read_feed
+        from fanzha.store import audit, db
+
+        try:
+            report = read_feed(path, as_)
+            if source_kind not in istore.SOURCE_KINDS:
+                raise InputError(f"unknown source kind {source_kind!r}; one of {', '.join(istore.SOURCE_KINDS)}",
+                                 field="--source-kind")
+            name = source or path.name
+            actor = f"cli:{getpass.getuser()}"
+            outcomes: Counter = Counter()
+            skipped = list(report.skipped)
+            now = datetime.now(timezone.utc)
+            engine = db.make_engine(database_url)
+            try:
+                with db.transaction(db.session_factory(engine)) as session:
+                    for item in report.items:
+                        if item.valid_until is not None and item.valid_until <= now:
+                            skipped.append((item.ref, "valid_until has passed"))
+                            continue
+                        try:
+                            listed = istore.list_entry(
+                                session, value=item.value, kind=item.kind,
+                                listing="allow" if allow else item.listing, source_kind=source_kind,
+                                source=name[:128], reason=item.reason,
+                                score=1.0 if item.score is None else item.score,
+                                valid_until=item.valid_until, ttl=timedelta(days=ttl_days),
+                                seen_at=item.first_seen if item.first_seen and item.first_seen < now else None,
+                                actor=actor)
+                        except InputError as err:
+                            line = int(item.ref[5:]) if item.ref.startswith("line ") else None
+                            raise InputError(f"{err.message}: {item.value!r}", file=str(path), line=line,
+                                             field=err.field if line is not None else f"{item.ref} {err.field}"
+                                             ) from None
+                        outcomes[listed.outcome] += 1
+                    version = istore.current_version(session)
+                    audit.record(session, actor=actor, actor_kind="system", role="analyst",
+                                 action="intercept_feed_imported", resource=f"file:{path.name}",
+                                 detail={"source": name, "source_kind": source_kind, "allow": allow,
+                                         "outcomes": dict(outcomes), "skipped": len(skipped)})
+            finally:
+                engine.dispose()
+        except InputError as err:
+            fail(err)
+        result = {"file": str(path), "source": name, "read": len(report.items),
+                  "created": outcomes["created"], "extended": outcomes["extended"],
+                  "reinstated": outcomes["reinstated"], "sighted_revoked": outcomes["sighted_revoked"],
+                  "skipped": [{"where": w, "reason": r} for w, r in skipped], "version": version}
+        if format is OutputFormat.json:
+            emit_json(result)
+            return
+        typer.echo(f"{path}: {result['created']} listed, {result['extended']} extended, "
+                   f"{result['reinstated']} reinstated, {result['sighted_revoked']} seen again but revoked, "
+                   f"{len(skipped)} skipped; lists at version {version}")
+        for w, r in skipped:
+            typer.echo(f"  skipped {w}: {r}", err=True)

@@ -36,6 +36,11 @@ __all__ = [
     "phone_key",
     "key_to_phone",
     "looks_like_phone",
+    "PhoneRange",
+    "parse_phone_range",
+    "looks_like_range",
+    "range_prefix_key",
+    "MIN_RANGE_NATIONAL_DIGITS",
 ]
 
 DEFAULT_REGION = "CN"
@@ -126,3 +131,118 @@ def key_to_phone(key: int) -> str:
         digits = str(-key)
         return digits[2:] + _SERVICE_SUFFIX
     return "+" + str(key)
+
+
+# --------------------------------------------------------------------------- ranges
+
+#: A range must fix at least this many digits after the country code: ``+86 1*``
+#: would block a whole country's mobiles, which no detector means.
+MIN_RANGE_NATIONAL_DIGITS = 3
+_RANGE_SEP = re.compile(r"\s*(?:\.\.|~|～)\s*")
+_RANGE_DIGITS = re.compile(r"\+?[\d\s\-()]{1,40}")
+
+
+class PhoneRange(NamedTuple):
+    """A block of numbers: ``value`` is its canonical spelling, ``prefixes`` the E.164
+    digit prefixes (without ``+``) that cover it exactly.
+
+    Canonical spellings: ``+86170*`` for everything starting with those digits, and
+    ``+8617012340000..+8617012349999`` for an inclusive range of equally long numbers
+    that is not a single prefix.
+    """
+
+    value: str
+    prefixes: tuple[str, ...]
+
+
+def looks_like_range(text: str) -> bool:
+    """Whether ``text`` is written as a range (``…*`` or ``A..B``) rather than one number."""
+    t = text.strip() if isinstance(text, str) else ""
+    if t.endswith("*"):
+        return _RANGE_DIGITS.fullmatch(t[:-1].strip()) is not None
+    parts = _RANGE_SEP.split(t)
+    return len(parts) == 2 and all(_RANGE_DIGITS.fullmatch(x) for x in parts)
+
+
+def _international_digits(text: str, what: str) -> tuple[int, str]:
+    """``(country code, digits with country code)`` of a range endpoint or prefix.
+
+    ``+…`` and ``00…`` are international; anything else is national (CN, trunk ``0``
+    dropped).
+    """
+    t = text.strip()
+    if not _RANGE_DIGITS.fullmatch(t):
+        raise InvalidPhone(f"{what} must be digits (with an optional +): {text!r}", field="phone")
+    digits = re.sub(r"\D", "", t)
+    if t.startswith("+") or digits.startswith("00"):
+        digits = digits[2:] if not t.startswith("+") else digits
+        for n in (1, 2, 3):
+            cc = int(digits[:n]) if len(digits) >= n and digits[:1] != "0" else None
+            if cc is not None and cc in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+                return cc, digits
+        raise InvalidPhone(f"{what} has no known country code: {text!r}", field="phone")
+    national = digits[1:] if digits.startswith("0") else digits
+    return 86, "86" + national
+
+
+def _check_length(cc: int, digits: str, text: str) -> None:
+    national = len(digits) - len(str(cc))
+    if national < MIN_RANGE_NATIONAL_DIGITS:
+        raise InvalidPhone(f"range is too broad: fix at least {MIN_RANGE_NATIONAL_DIGITS} digits after "
+                           f"the country code: {text!r}", field="phone")
+    if len(digits) > 15:
+        raise InvalidPhone(f"longer than an E.164 number (15 digits): {text!r}", field="phone")
+
+
+def _cover(lo: int, hi: int, width: int) -> list[str]:
+    """The fewest digit prefixes whose numbers of ``width`` digits are exactly ``lo..hi``."""
+    out = []
+    while lo <= hi:
+        k = 0
+        while k < width and lo % 10 ** (k + 1) == 0 and lo + 10 ** (k + 1) - 1 <= hi:
+            k += 1
+        out.append(str(lo).zfill(width)[: width - k])
+        lo += 10 ** k
+    return out
+
+
+def parse_phone_range(text: str) -> PhoneRange:
+    """Parse ``+86170*`` / ``170*`` (a prefix) or ``A..B`` (also ``A~B``; inclusive).
+
+    Raises :class:`InvalidPhone` naming what is wrong: unknown country code, a range
+    wider than a country's whole mobile plan, unequal lengths, ends the wrong way round.
+    """
+    if not isinstance(text, str):
+        raise InvalidPhone(f"phone range must be text, not {type(text).__name__}", field="phone")
+    t = text.strip()
+    if len(t) > 80:
+        raise InvalidPhone("phone range is longer than 80 characters", field="phone")
+    if t.endswith("*"):
+        cc, digits = _international_digits(t[:-1], "prefix")
+        _check_length(cc, digits, text)
+        return PhoneRange(f"+{digits}*", (digits,))
+    parts = _RANGE_SEP.split(t)
+    if len(parts) != 2:
+        raise InvalidPhone(f"not a number range (write +86170* or A..B): {text!r}", field="phone")
+    (cc_a, a), (cc_b, b) = (_international_digits(x, "range end") for x in parts)
+    if cc_a != cc_b or len(a) != len(b):
+        raise InvalidPhone(f"range ends must be numbers of the same country and length: {text!r}",
+                           field="phone")
+    _check_length(cc_a, a, text)
+    if int(a) > int(b):
+        raise InvalidPhone(f"range starts after it ends: {text!r}", field="phone")
+    prefixes = _cover(int(a), int(b), len(a))
+    if any(len(p) - len(str(cc_a)) < MIN_RANGE_NATIONAL_DIGITS for p in prefixes):
+        raise InvalidPhone(f"range is too broad: {text!r}", field="phone")
+    value = f"+{prefixes[0]}*" if len(prefixes) == 1 and len(prefixes[0]) < len(a) else f"+{a}..+{b}"
+    return PhoneRange(value, tuple(prefixes))
+
+
+#: Range keys sort after every number key: bit 62 set, the prefix length at bit 52.
+_RANGE_FLAG = 1 << 62
+_LEN_SHIFT = 52
+
+
+def range_prefix_key(prefix_digits: str) -> int:
+    """The ``int64`` index key of a digit prefix (never equal to a number's key)."""
+    return _RANGE_FLAG | (len(prefix_digits) << _LEN_SHIFT) | int(prefix_digits)

@@ -28,7 +28,8 @@ implement, so lists exchanged with them line up.
    in host, path and query.
 
 Inputs over :data:`MAX_URL_BYTES` (or whose canonical form is longer) are refused with
-:class:`UrlTooLong`; text with no host raises :class:`InvalidUrl`. Nothing else is
+:class:`UrlTooLong`; text with no host, or with a bracketed host that is not an IPv6
+address, raises :class:`InvalidUrl`. Nothing else is
 raised, and the result is a fixed point: ``canonicalize(canonicalize(u)) ==
 canonicalize(u)``.
 """
@@ -222,6 +223,11 @@ def _canonical_host(host: bytes) -> str:
     ip = _parse_ipv6(host) or _parse_ipv4(host)
     if ip is not None:
         return ip
+    if b"[" in host or b"]" in host:
+        # Brackets belong only around an IPv6 address. Kept, they would be read as one
+        # on the next pass ("[]!" -> "[]"), so the canonical form would not be a fixed
+        # point; no resolver looks such a name up either.
+        raise InvalidUrl("host has '[' or ']' but is not a bracketed IPv6 address", field="url")
     return _escape(host.lower())
 
 
