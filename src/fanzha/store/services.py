@@ -75,7 +75,7 @@ def create_order(session: Session, *, case: Case, kind: str, institution: Instit
     now = utcnow()
     order = Order(case=case, kind=kind_.value, institution=institution, target=target, amount_fen=amount_fen,
                   legal_basis=legal_basis, idempotency_key=key, state=OrderState.pending.value,
-                  created_by=created_by, created_at=now, updated_at=now, expires_at=expires_at,
+                  created_by=created_by, created_at=now, updated_at=now, expires_at=expires_at, round_no=round_no,
                   request={"case_no": case.case_no, "kind": kind_.value, "institution": institution.code,
                            "target": target, "amount_fen": amount_fen, "legal_basis": legal_basis})
     order.events.append(OrderEvent(at=now, from_state=None, to_state=order.state, actor=created_by,
@@ -97,3 +97,30 @@ def move_order(session: Session, order: Order, new_state: str, *, actor: str, no
         order.answer = answer
     session.flush()
     return order
+
+
+def queue_holds(session: Session, *, case: Case, holds: list[dict], kind: str, legal_basis: str, created_by: str,
+                key_prefix: str, expires_at: datetime | None = None) -> tuple[list[dict], list[dict]]:
+    """Queue a freeze plan's holds (``plan_json`` rows) as orders, in the plan's order.
+
+    Each hold's idempotency key is ``key_prefix``, the kind and the account, so queuing
+    the same plan again queues nothing twice. A hold whose institution is unknown is
+    skipped with the reason (the holder must be queried first). Returns (queued, skipped).
+    """
+    from fanzha.money import parse_yuan
+
+    queued: list[dict] = []
+    skipped: list[dict] = []
+    for hold in holds:
+        code = hold.get("institution") or ""
+        inst = session.execute(select(Institution).where(Institution.code == code)).scalar_one_or_none()
+        if inst is None:
+            skipped.append({"account": hold["account"], "reason": "institution unknown: query the holder first"})
+            continue
+        expires = expires_at or (datetime.fromisoformat(hold["expires_at"]) if hold.get("expires_at") else None)
+        order, created = create_order(
+            session, case=case, kind=kind, institution=inst, target=hold["account"], legal_basis=legal_basis,
+            created_by=created_by, amount_fen=parse_yuan(hold["amount"]), expires_at=expires,
+            key=f"{key_prefix}-{kind}-{hold['account']}"[:64])
+        queued.append({"order_id": order.id, "account": hold["account"], "amount": hold["amount"], "new": created})
+    return queued, skipped
