@@ -104,3 +104,18 @@ def test_a_refused_statement_is_noted_and_the_answer_kept(sessions):
         assert s.scalars(select(Order.state).where(Order.target == A)).one() == "done"
         ev = s.scalars(select(CaseEvent).where(CaseEvent.kind == "loop_error")).one()
         assert "after" in ev.detail
+
+
+def test_a_liaisons_answer_through_the_inbox_drives_the_loop_too(sessions):
+    """An institution with no API answers through its liaison; the loop takes that answer
+    exactly as it takes a signed one (services.move_order is what the inbox calls)."""
+    _start(sessions)
+    with transaction(sessions) as s:
+        order = s.scalars(select(Order).where(Order.kind == "transaction_details", Order.target == A)).one()
+        services.move_order(s, order, "sent", actor="dispatcher")
+        ans = _answer(order, A, 100, "10000.00")
+        services.move_order(s, order, "done", actor="liaison-icbc", note="uploaded by the liaison",
+                            answer={"status": "done", "result": ans.result, "answered_at": ans.answered_at.isoformat()})
+    got = _orders(sessions)
+    assert {g[:4] for g in got[1:]} == {("stop_payment", A, 1_000_000, 1), ("stop_payment", B, 3_000_000, 2),
+                                        ("transaction_details", B, None, 2)}

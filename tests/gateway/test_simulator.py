@@ -102,3 +102,17 @@ def test_outage_answers_503_and_acts_not(keys, make_sim):
     h = make_sim(by={"CMB": Faults(outages=[(0, 60)])})
     r = post(h, keys, "CMB", "stop_payment", target=C, amount="1.00")
     assert r.status_code == 503 and not h.sim.world.holds
+
+
+def test_holder_answers_carry_the_id_number_and_phone_when_the_bank_has_them(keys, make_sim, world_dir):
+    accounts = world_dir / "accounts.csv"
+    lines = accounts.read_text(encoding="utf-8").splitlines()
+    out = [lines[0] + ",holder_id_number,holder_phone"]
+    for line in lines[1:]:
+        out.append(line + (",350203199001011234,+8613800000001" if line.startswith(A + ",") else ",,"))
+    accounts.write_text("\n".join(out) + "\n", encoding="utf-8")
+    h = make_sim(clock=ManualClock(START + timedelta(seconds=30)))
+    res = p.HolderResult.model_validate(json.loads(post(h, keys, "ICBC", "account_holder", target=A).content)["result"])
+    assert (res.id_number, res.phone) == ("350203199001011234", "+8613800000001")
+    other = json.loads(post(h, keys, "ALIPAY", "account_holder", target=B, request_id="q-00000009").content)
+    assert "id_number" not in other["result"]          # the bank's file has none for this holder

@@ -166,6 +166,8 @@ class HolderResult(_Model):
     institution: str
     balance: Yuan
     held: Yuan = "0.00"
+    id_number: str | None = Field(default=None, max_length=18, description="the holder's resident ID number (身份还原)")
+    phone: str | None = Field(default=None, max_length=32, description="the phone the holder registered")
 
 
 class TransactionsResult(_Model):

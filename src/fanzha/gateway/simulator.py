@@ -102,6 +102,8 @@ class AccountState:
     holder: str = ""
     balance_fen: int = 0
     held_fen: int = 0
+    holder_id_number: str | None = None
+    holder_phone: str | None = None
 
 
 class World:
@@ -136,7 +138,9 @@ class World:
                         raise InputError(str(err), file=str(accounts), line=n, field="opening_balance") from None
                     acct = rec["account"]
                     accts[acct] = AccountState(acct, rec.get("institution") or account_institution(acct) or "",
-                                               rec.get("holder") or "", opening)
+                                               rec.get("holder") or "", opening,
+                                               holder_id_number=rec.get("holder_id_number") or None,
+                                               holder_phone=rec.get("holder_phone") or None)
         with open(ledger, newline="", encoding="utf-8") as fh:
             for n, rec in enumerate(csv.DictReader(fh), start=2):
                 try:
@@ -448,7 +452,9 @@ class Simulator:
             acct = self._account(inst, req.target)
         if kind == OrderKind.account_holder:
             return p.HolderResult(account=acct.account, holder=acct.holder, institution=inst,
-                                  balance=format_fen(acct.balance_fen), held=format_fen(acct.held_fen)).model_dump(mode="json")
+                                  balance=format_fen(acct.balance_fen), held=format_fen(acct.held_fen),
+                                  id_number=acct.holder_id_number, phone=acct.holder_phone
+                                  ).model_dump(mode="json", exclude_none=True)
         if kind == OrderKind.transaction_details:
             rows = self.world.rows_of(acct.account, req.since, req.until)
             return p.TransactionsResult(account=acct.account, institution=inst, balance=format_fen(acct.balance_fen),

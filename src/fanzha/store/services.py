@@ -96,6 +96,11 @@ def move_order(session: Session, order: Order, new_state: str, *, actor: str, no
     if answer is not None:
         order.answer = answer
     session.flush()
+    if nxt is OrderState.done and order.kind == OrderKind.transaction_details.value:
+        # a liaison's answer through the inbox feeds the automatic loop like an institution's API
+        from fanzha.gateway import loop
+
+        loop.on_answer(session, order)
     return order
 
 
