@@ -9,10 +9,13 @@ from fastapi.routing import APIRoute
 
 from fanzha.roles import MATRIX, Role, allowed
 
-#: Endpoints anyone may call (logging in, liveness, the API description).
-PUBLIC = {("POST", "/auth/login"), ("GET", "/health")}
-#: Endpoints any authenticated caller may call.
-ANY_CALLER = {("GET", "/auth/me")}
+#: Endpoints anyone may call (logging in, liveness, the API description). The console's
+#: login page and the bare address (a redirect to the console) are public too.
+PUBLIC = {("POST", "/auth/login"), ("GET", "/health"),
+          ("GET", "/console/login"), ("POST", "/console/login"), ("GET", "/")}
+#: Endpoints any authenticated caller may call: who am I, the console's start page
+#: (a redirect to the role's own page) and logging out.
+ANY_CALLER = {("GET", "/auth/me"), ("GET", "/console"), ("POST", "/console/logout")}
 
 
 def _permission_of(route: APIRoute):

@@ -72,6 +72,10 @@ def test_ledger_trace_holds_and_restitution(api):
                                                 .order_by(AuditRecord.id)).scalars()]
     for action in ("ledger_added", "trace_run", "trace_read", "holds_queued", "restitution_planned"):
         assert action in actions
+    timeline = api.client.get(f"/cases/{case_no}", headers=api.as_(Role.analyst)).json()
+    kinds = [e["kind"] for e in timeline["timeline"]]
+    assert kinds.count("ledger_added") == 2 and kinds.count("traced") == 1
+    assert kinds.count("holds_queued") == 1          # the second, empty queuing is not an event
 
 
 def test_bad_ledger_names_file_line_and_field_and_keeps_nothing(api):

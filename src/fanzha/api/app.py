@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError
 
 from fanzha import __version__
-from fanzha.api import admin, audit, auth, cases, orders, reference, stats
+from fanzha.api import admin, audit, auth, cases, gateway, intercept, linking, orders, reference, stats, tracing
 from fanzha.api.security import secret_key
 from fanzha.errors import InputError
 from fanzha.settings import Settings, get_settings
 from fanzha.store.db import make_engine, session_factory
+from fanzha.web import STATIC_DIR, install_error_pages
+from fanzha.web import pages as console
 
-ROUTERS = [auth.router, cases.router, orders.router, audit.router, admin.router, reference.router, stats.router]
+#: One router per capability; the console's pages last.
+ROUTERS = [auth.router, cases.router, orders.router, audit.router, admin.router, reference.router, stats.router,
+           gateway.router, tracing.router, linking.router, intercept.router, console.router, console.entry]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -37,6 +42,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for router in ROUTERS:
         app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    install_error_pages(app)  # browsers get pages for 401/403/404; API callers get JSON as before
 
     @app.get("/health", tags=["meta"])
     def health() -> dict:

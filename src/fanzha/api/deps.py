@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from typing import Annotated, Any, Iterator
+from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -18,6 +21,49 @@ from fanzha.store.users import authenticate_client
 bearer = HTTPBearer(auto_error=False, description="A login token from POST /auth/login")
 api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="A client key for other systems")
 
+#: The console keeps the login token in this cookie (HttpOnly, SameSite=Strict), so
+#: page scripts never hold it.
+SESSION_COOKIE = "fanzha_session"
+#: A cookie-authenticated request that changes something must show the CSRF token in
+#: this header or in this form field: a cookie alone proves only that the browser sent it.
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def csrf_token(secret: str, session_token: str) -> str:
+    """The CSRF token bound to one login: a keyed hash of the session token.
+
+    Nothing is stored: the server recomputes it, and a page from another site can
+    neither read the HttpOnly cookie nor compute the hash without the secret.
+    """
+    return hmac.new(secret.encode(), b"csrf\x1f" + session_token.encode(), hashlib.sha256).hexdigest()
+
+
+async def presented_csrf(request: Request) -> str | None:
+    """The CSRF token a request carries: the header, else the form field.
+
+    Async so that it can read a form body; FastAPI has already parsed the form of a
+    form-taking endpoint by now, and Starlette caches it, so the body is read once.
+    """
+    token = request.headers.get(CSRF_HEADER)
+    if token:
+        return token
+    if (request.method not in SAFE_METHODS and SESSION_COOKIE in request.cookies
+            and request.headers.get("content-type", "").startswith(_FORM_TYPES)):
+        value = (await request.form()).get(CSRF_FIELD)
+        return value if isinstance(value, str) else None
+    return None
+
+
+def same_origin(request: Request) -> bool:
+    """False when the browser says the request comes from a page of another site."""
+    origin = request.headers.get("origin")
+    if not origin or origin == "null":
+        return origin is None
+    return urlsplit(origin).netloc == request.headers.get("host", "")
+
 
 @dataclass(frozen=True)
 class Principal:
@@ -28,6 +74,7 @@ class Principal:
     role: Role
     unit_id: int | None = None
     institution_id: int | None = None
+    via_cookie: bool = False  # logged in through the console's session cookie
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -52,7 +99,14 @@ def _unauthorised(detail: str) -> HTTPException:
 
 def get_principal(request: Request, session: SessionDep,
                   creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-                  key: Annotated[str | None, Depends(api_key)]) -> Principal:
+                  key: Annotated[str | None, Depends(api_key)],
+                  csrf: Annotated[str | None, Depends(presented_csrf)] = None) -> Principal:
+    """The caller, from an API key, a Bearer token, or the console's session cookie.
+
+    The cookie is tried last, so a request with its own credentials is never judged by
+    a cookie the browser happened to attach. A cookie request that changes state must
+    come from our own origin and carry the CSRF token of its login (403 otherwise).
+    """
     from fanzha.api.security import read_token
 
     if key:
@@ -60,15 +114,20 @@ def get_principal(request: Request, session: SessionDep,
         if client is None:
             raise _unauthorised("invalid API key")
         return Principal(client.name, "client", Role(client.role), institution_id=client.institution_id)
-    if creds is None:
+    token, via_cookie = (creds.credentials, False) if creds is not None else (request.cookies.get(SESSION_COOKIE), True)
+    if not token:
         raise _unauthorised("log in (POST /auth/login) or send an API key")
-    claims = read_token(request.app.state.secret, creds.credentials)
+    claims = read_token(request.app.state.secret, token)
     if claims is None:
         raise _unauthorised("invalid or expired token")
     user = session.execute(select(User).where(User.username == claims["sub"])).scalar_one_or_none()
     if user is None or not user.active:
         raise _unauthorised("unknown or inactive user")
-    return Principal(user.username, "user", Role(user.role), user.unit_id, user.institution_id)
+    if via_cookie and request.method not in SAFE_METHODS:
+        expected = csrf_token(request.app.state.secret, token)
+        if not same_origin(request) or not csrf or not hmac.compare_digest(csrf, expected):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong CSRF token (reload the page)")
+    return Principal(user.username, "user", Role(user.role), user.unit_id, user.institution_id, via_cookie)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
@@ -111,6 +170,18 @@ def check_case_access(session: Session, principal: Principal, case: Case) -> Non
     scope = unit_scope(session, principal)
     if scope is not None and case.unit_id not in scope:
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"case {case.case_no} belongs to another unit")
+
+
+def case_for(session: Session, principal: Principal, case_no: str) -> Case:
+    """The case by number for this caller: 404 if there is none, 403 if it is another unit's."""
+    from fanzha.store.services import get_case
+
+    try:
+        case = get_case(session, case_no)
+    except LookupError as err:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(err)) from None
+    check_case_access(session, principal, case)
+    return case
 
 
 def check_order_access(session: Session, principal: Principal, order: Order) -> None:

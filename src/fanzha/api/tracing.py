@@ -19,7 +19,7 @@ from fanzha.api.deps import Principal, SessionDep, case_for, require, write_audi
 from fanzha.errors import InputError
 from fanzha.roles import Permission
 from fanzha.store import services
-from fanzha.store.models import Case, Ledger, TraceResult
+from fanzha.store.models import Case, CaseEvent, Ledger, TraceResult
 from fanzha.tracing import service as tracing_service
 
 router = APIRouter(prefix="/cases/{case_no}", tags=["tracing"])
@@ -69,6 +69,8 @@ async def add_ledger(case_no: str, principal: Tracer, session: SessionDep,
     row = Ledger(case_id=case.id, version=version, source=source, sha256=digest, rows=rows, ledger_csv=ledger_csv,
                  victims_csv=victims_csv, accounts_csv=accounts_csv, created_by=principal.name)
     session.add(row)
+    case.events.append(CaseEvent(kind="ledger_added", actor=principal.name,
+                                 detail={"version": version, "rows": rows, "source": source}))
     session.flush()
     write_audit(session, principal, "ledger_added", f"/cases/{case_no}/ledgers", case_no, version=version,
                 source=source, rows=rows, sha256=digest)
@@ -110,6 +112,11 @@ def run_trace(case_no: str, body: TraceIn, principal: Tracer, session: SessionDe
                       result=result)
     session.add(row)
     session.flush()
+    plan = result.get("freeze_plan", {})
+    case.events.append(CaseEvent(kind="traced", actor=principal.name, detail={
+        "trace_id": row.id, "rule": body.rule, "ledger_version": ledger.version, "held_accounts": plan.get("accounts", 0),
+        "traceable": plan.get("total", "0.00")}))
+    session.flush()
     write_audit(session, principal, "trace_run", f"/cases/{case_no}/traces", case_no, trace_id=row.id,
                 rule=body.rule, ledger_version=ledger.version)
     return _trace_out(row)
@@ -145,6 +152,10 @@ def queue_holds(case_no: str, trace_id: int, body: HoldsIn, principal: Tracer, s
     queued, skipped = services.queue_holds(
         session, case=case, holds=t.result.get("freeze_plan", {}).get("holds", []), kind=body.kind,
         legal_basis=body.legal_basis, created_by=principal.name, key_prefix=f"trace{t.id}", expires_at=expires)
+    new = [q["order_id"] for q in queued if q["new"]]
+    if new:
+        case.events.append(CaseEvent(kind="holds_queued", actor=principal.name, detail={
+            "trace_id": t.id, "order_kind": body.kind, "orders": new, "skipped": len(skipped)}))
     write_audit(session, principal, "holds_queued", f"/cases/{case_no}/traces/{trace_id}/holds", case_no,
                 trace_id=t.id, orders=[q["order_id"] for q in queued])
     return {"queued": queued, "skipped": skipped}
