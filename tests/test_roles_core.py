@@ -43,3 +43,24 @@ def test_idempotency_key_is_a_function_of_the_decision(case_no, target, amount):
     assert k == idempotency_key(case_no, "freeze", "ICBC", target, amount)
     assert k != idempotency_key(case_no, "freeze", "ICBC", target, amount + 1)
     assert k != idempotency_key(case_no, "stop_payment", "ICBC", target, amount)
+
+
+def test_linking_is_for_the_centre_not_for_stations():
+    """Linked groups cross units, so they are the centre's: analysts read and decide,
+    commanders read, station officers and outside systems see none of it."""
+    assert allowed(Role.analyst, Permission.linking_read) and allowed(Role.analyst, Permission.linking_write)
+    assert allowed(Role.commander, Permission.linking_read) and not allowed(Role.commander, Permission.linking_write)
+    for role in Role:
+        if role not in (Role.analyst, Role.commander):
+            assert not allowed(role, Permission.linking_read) and not allowed(role, Permission.linking_write)
+
+
+def test_interception_permissions():
+    """Carriers ask and forward their customers' appeals; only analysts change the lists or decide."""
+    assert allowed(Role.carrier, Permission.intercept_check)
+    assert allowed(Role.carrier, Permission.intercept_appeal)
+    assert not allowed(Role.carrier, Permission.intercept_manage)
+    assert [r for r in Role if allowed(r, Permission.intercept_manage)] == [Role.analyst]
+    assert allowed(Role.station_officer, Permission.intercept_appeal)
+    assert not allowed(Role.platform, Permission.intercept_check)
+    assert not allowed(Role.commander, Permission.intercept_check)

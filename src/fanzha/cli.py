@@ -25,9 +25,12 @@ CAPABILITY_CLIS = (
     "fanzha.store.cli",      # db upgrade/downgrade, users add
     "fanzha.api.cli",        # serve
     "fanzha.sim.cli",        # sim world
+    "fanzha.gateway.cli",    # gateway dispatch|sla, sim institution
     "fanzha.tracing.cli",    # trace, restitution
     "fanzha.intake.cli",     # extract, classify
-    "fanzha.intercept.cli",  # intercept canon
+    "fanzha.intake.reports_cli",  # reports import, reports watch
+    "fanzha.intercept.cli",  # intercept canon|check|rpz
+    "fanzha.linking.cli",    # link
     "fanzha.demo",           # demo
 )
 

@@ -36,9 +36,14 @@ class Permission(str, enum.Enum):
     orders_send = "orders:send"          # queries, stop-payments, freezes, shutdowns, takedowns
     orders_read = "orders:read"
     orders_answer = "orders:answer"      # an institution (or its liaison) answers
+    orders_callback = "orders:callback"  # an institution's system calls back (signed, fanzha-institution/1)
     tracing = "tracing:run"              # ledgers, traces, freeze plans, restitution
+    linking_read = "linking:read"        # linked groups, gang pages, 身份还原, exports (across units)
+    linking_write = "linking:write"      # confirm or reject a link; import shared indicators
     warnings_work = "warnings:work"      # the dissuasion queue
     intercept_check = "intercept:check"  # is this number / URL fraud?
+    intercept_manage = "intercept:manage"  # list, revoke and search entries; decide appeals
+    intercept_appeal = "intercept:appeal"  # file a blocked person's or business's appeal
     stats_read = "stats:read"
     audit_read = "audit:read"
     users_admin = "users:admin"
@@ -48,16 +53,19 @@ class Permission(str, enum.Enum):
 P = Permission
 MATRIX: dict[Role, frozenset[Permission]] = {
     Role.analyst: frozenset({P.cases_read, P.cases_write, P.orders_send, P.orders_read, P.tracing,
-                             P.warnings_work, P.intercept_check, P.stats_read, P.reference_read}),
+                             P.linking_read, P.linking_write,
+                             P.warnings_work, P.intercept_check, P.intercept_manage, P.intercept_appeal,
+                             P.stats_read, P.reference_read}),
     Role.station_officer: frozenset({P.cases_read, P.cases_write, P.orders_send, P.orders_read,
-                                     P.reference_read}),
+                                     P.intercept_appeal, P.reference_read}),
     Role.liaison: frozenset({P.orders_read, P.orders_answer, P.reference_read}),
-    Role.dissuasion: frozenset({P.warnings_work, P.intercept_check, P.reference_read}),
-    Role.commander: frozenset({P.cases_read, P.orders_read, P.stats_read, P.audit_read, P.reference_read}),
+    Role.dissuasion: frozenset({P.warnings_work, P.intercept_check, P.intercept_appeal, P.reference_read}),
+    Role.commander: frozenset({P.cases_read, P.orders_read, P.stats_read, P.audit_read, P.reference_read,
+                               P.linking_read}),
     Role.admin: frozenset({P.users_admin, P.audit_read, P.stats_read, P.reference_read}),
     Role.platform: frozenset({P.reports_feed}),
-    Role.institution: frozenset({P.orders_read, P.orders_answer}),
-    Role.carrier: frozenset({P.intercept_check}),
+    Role.institution: frozenset({P.orders_read, P.orders_answer, P.orders_callback}),
+    Role.carrier: frozenset({P.intercept_check, P.intercept_appeal}),  # carriers forward their customers' appeals
 }
 
 

@@ -7,12 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from sqlalchemy import select
 
-from fanzha.api.deps import Principal, SessionDep, check_case_access, require, unit_scope, write_audit
+from fanzha.api.deps import Principal, SessionDep, case_for, require, unit_scope, write_audit
 from fanzha.api.schemas import CaseDetail, CaseOut, ReportIn, VictimIn, fen_str, yuan_to_fen
 from fanzha.api.views import case_out, order_out
 from fanzha.intake.service import Filed, Incoming, file_report
 from fanzha.roles import Permission, Role
-from fanzha.store import services
 from fanzha.store.models import Case, Order, Unit
 
 router = APIRouter(tags=["cases"])
@@ -72,11 +71,7 @@ def list_cases(principal: Reader, session: SessionDep,
 
 @router.get("/cases/{case_no}", response_model=CaseDetail)
 def read_case(case_no: str, principal: Reader, session: SessionDep) -> CaseDetail:
-    try:
-        case = services.get_case(session, case_no)
-    except LookupError as err:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(err)) from None
-    check_case_access(session, principal, case)
+    case = case_for(session, principal, case_no)
     write_audit(session, principal, "case_read", f"/cases/{case_no}", case_no)
     orders = session.execute(select(Order).where(Order.case_id == case.id).order_by(Order.id)).scalars()
     base = case_out(case).model_dump()

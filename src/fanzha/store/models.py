@@ -57,6 +57,10 @@ class Institution(Base):
     name: Mapped[str] = mapped_column(String(128))
     kind: Mapped[str] = mapped_column(String(32))
     api_url: Mapped[str | None] = mapped_column(String(512))  # None: answers through the liaison's inbox
+    # gateway: per-institution dispatch limits; None takes the dispatcher's defaults
+    max_in_flight: Mapped[int | None] = mapped_column(Integer)
+    rate_per_minute: Mapped[int | None] = mapped_column(Integer)
+    timeout_ms: Mapped[int | None] = mapped_column(Integer)
 
 
 class User(Base):
@@ -222,6 +226,13 @@ class Order(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     request: Mapped[dict[str, Any]] = mapped_column(default=dict)
     answer: Mapped[dict[str, Any] | None] = mapped_column()
+    # gateway: the outbox's claim (a lease a crashed dispatcher lets lapse), the next retry
+    # time, why it is still waiting, and the loop round that decided it
+    lease_until: Mapped[datetime | None] = mapped_column()
+    leased_by: Mapped[str | None] = mapped_column(String(64))
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    round_no: Mapped[int] = mapped_column(Integer, default=0)
     case: Mapped[Case] = relationship()
     institution: Mapped[Institution] = relationship()
     events: Mapped[list["OrderEvent"]] = relationship(back_populates="order", order_by="OrderEvent.id",
@@ -308,3 +319,188 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+# --- gateway ------------------------------------------------------------------------
+
+class OrderAttempt(Base):
+    """One try at delivering an order, and how it went: the record of why an order waits.
+
+    ``outcome`` is one of :class:`fanzha.gateway.dispatcher.Outcome`.
+    """
+
+    __tablename__ = "order_attempts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"), index=True)
+    dispatcher: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column()
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(24))
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class GatewayCallback(Base):
+    """Every callback that reached the centre, applied or not, with what became of it.
+
+    ``outcome``: applied | duplicate | late | unknown_order | bad_signature | malformed.
+    """
+
+    __tablename__ = "gateway_callbacks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    institution: Mapped[str] = mapped_column(String(32), default="")
+    callback_id: Mapped[str | None] = mapped_column(String(64))
+    request_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"), index=True)
+    status: Mapped[str | None] = mapped_column(String(16))
+    outcome: Mapped[str] = mapped_column(String(24))
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+# --- linking ---
+
+class CaseLinkDecision(Base):
+    """An analyst's word on whether two cases belong together (串并案).
+
+    Links are views, not merges: a decision never rewrites either case. Rows are only
+    added; the latest decision on a pair is the one in force, so a rejection is
+    withdrawn by a later confirmation (``fanzha.linking.decisions``).
+    """
+
+    __tablename__ = "case_link_decisions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_a_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    case_b_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    verdict: Mapped[str] = mapped_column(String(16))  # confirmed | rejected
+    decided_by: Mapped[str] = mapped_column(String(128))
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+    note: Mapped[str] = mapped_column(Text, default="")
+    case_a: Mapped[Case] = relationship(foreign_keys=[case_a_id])
+    case_b: Mapped[Case] = relationship(foreign_keys=[case_b_id])
+
+
+class SharedIndicator(Base):
+    """An indicator another platform shared with the centre (a STIX 2.1 bundle from MISP,
+    OpenCTI or another centre), kept with its source. One row per kind, value and source;
+    importing it again refreshes the row."""
+
+    __tablename__ = "shared_indicators"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(512))
+    source: Mapped[str] = mapped_column(String(256))
+    stix_id: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(256), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    labels: Mapped[list[Any]] = mapped_column(default=list)
+    confidence: Mapped[int | None] = mapped_column(Integer)
+    valid_from: Mapped[datetime | None] = mapped_column()
+    valid_until: Mapped[datetime | None] = mapped_column()
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+    imported_by: Mapped[str] = mapped_column(String(128))
+    __table_args__ = (UniqueConstraint("kind", "value", "source"),
+                      Index("ix_shared_indicators_kind_value", "kind", "value"))
+
+
+# --- interception ---
+
+class InterceptEntry(Base):
+    """One listed URL expression, number or number range, with its whole life cycle.
+
+    ``listing`` is ``block`` or ``allow`` (the allowlist always wins). ``value`` is the
+    canonical form: a URL's lookup expression (``evil.com/pay/``), a number in E.164
+    (or the service key), a range as ``+86170*`` (a prefix) or ``+8617012340000..+8617012349999``.
+    ``state`` is what was last written (active | expired | revoked); a check also
+    compares ``valid_until`` with the time, so expiry is exact between sweeps.
+    ``prefix`` is the 4-byte SHA-256 prefix of a URL expression (the local-check lists).
+    """
+
+    __tablename__ = "intercept_entries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    listing: Mapped[str] = mapped_column(String(8))       # block | allow
+    kind: Mapped[str] = mapped_column(String(12))         # url | phone | phone_range
+    value: Mapped[str] = mapped_column(Text)
+    value_hash: Mapped[str] = mapped_column(String(64))   # SHA-256 of value: long URLs stay indexable
+    prefix: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    source_kind: Mapped[str] = mapped_column(String(16))  # case | detector | feed | analyst
+    source: Mapped[str] = mapped_column(String(128))      # case number, detector, feed or analyst name
+    reason: Mapped[str] = mapped_column(Text, default="")
+    score: Mapped[float] = mapped_column(default=1.0)
+    first_seen: Mapped[datetime] = mapped_column()
+    last_seen: Mapped[datetime] = mapped_column()
+    valid_until: Mapped[datetime] = mapped_column(index=True)
+    state: Mapped[str] = mapped_column(String(8), default="active", index=True)
+    sightings: Mapped[int] = mapped_column(Integer, default=1)
+    hits: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_hit_at: Mapped[datetime | None] = mapped_column()
+    created_by: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    events: Mapped[list["InterceptEvent"]] = relationship(back_populates="entry", order_by="InterceptEvent.id",
+                                                          cascade="all, delete-orphan")
+    __table_args__ = (UniqueConstraint("listing", "kind", "value_hash"),)
+
+
+class InterceptEvent(Base):
+    """One step in an entry's history: listed, sighted, expired, revoked, reinstated, appealed…"""
+
+    __tablename__ = "intercept_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("intercept_entries.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(24))
+    actor: Mapped[str] = mapped_column(String(128))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    entry: Mapped[InterceptEntry] = relationship(back_populates="events")
+
+
+class InterceptAppeal(Base):
+    """A blocked person's or business's appeal, and the analyst's decision on it."""
+
+    __tablename__ = "intercept_appeals"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("intercept_entries.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(12))         # url | phone
+    value: Mapped[str] = mapped_column(Text)              # what the appellant says is blocked (canonical)
+    appellant: Mapped[str] = mapped_column(String(128))
+    contact: Mapped[str] = mapped_column(String(128), default="")
+    statement: Mapped[str] = mapped_column(Text, default="")
+    filed_by: Mapped[str] = mapped_column(String(128))
+    filed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    state: Mapped[str] = mapped_column(String(10), default="pending", index=True)  # pending | upheld | rejected
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    decided_at: Mapped[datetime | None] = mapped_column()
+    decision_note: Mapped[str] = mapped_column(Text, default="")
+    entry: Mapped[InterceptEntry | None] = relationship()
+
+
+class InterceptListHead(Base):
+    """The one-row version of the lists: bumped by every change, taken first (a lock)."""
+
+    __tablename__ = "intercept_list_head"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+    changed_at: Mapped[datetime | None] = mapped_column()
+
+
+class InterceptPrefixChange(Base):
+    """A 4-byte prefix entering (``added``) or leaving the local-check list at ``version``."""
+
+    __tablename__ = "intercept_prefix_changes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, index=True)
+    prefix: Mapped[int] = mapped_column(BigInteger)
+    added: Mapped[bool] = mapped_column(Boolean)
+
+
+class InterceptHitCount(Base):
+    """Checks answered per day (Asia/Shanghai), kind and outcome: the interception figures."""
+
+    __tablename__ = "intercept_hit_counts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[str] = mapped_column(String(10))      # 2024-05-01
+    kind: Mapped[str] = mapped_column(String(8))      # url | phone
+    outcome: Mapped[str] = mapped_column(String(16))  # a verdict reason: listed, allowlisted, not_listed…
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    __table_args__ = (UniqueConstraint("day", "kind", "outcome"),)
