@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from fanzha.errors import InputError
 from fanzha.intake.service import Incoming, file_report
 from fanzha.store.db import transaction
-from fanzha.store.models import Case, Institution, Order, Report, Unit, UnitZone
+from fanzha.store.models import Case, Identifier, Institution, Order, Report, Unit, UnitZone
 
 AT = datetime(2024, 5, 1, 2, 0, tzinfo=timezone.utc)
 CARD = "6222021001115555556"  # an ICBC BIN, Luhn-valid
@@ -100,9 +100,16 @@ def test_old_payment_is_not_an_emergency(city):
 
 @pytest.mark.parametrize("bad, field", [({"received_at": datetime(2024, 5, 1)}, "received_at"),
                                         ({"text": "  "}, "text"),
-                                        ({"identifiers": [("telepathy", "x")]}, "identifiers")])
+                                        ({"identifiers": [("telepathy", "x")]}, "identifiers[0].kind"),
+                                        ({"identifiers": [("phone", "+86 139")]}, "identifiers[0].value")])
 def test_bad_reports_change_nothing(city, bad, field):
     with pytest.raises(InputError) as e:
         _file(city, **bad)
     assert e.value.field == field
     assert _count(city, Case) == 0
+
+
+def test_identifiers_are_stored_in_the_spelling_linking_compares(city):
+    _file(city, identifiers=[("bank_card", CARD[:4] + " " + CARD[4:8] + " " + CARD[8:])])
+    with city() as s:
+        assert CARD in {i.value for i in s.execute(select(Identifier)).scalars()}

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from fanzha.errors import InputError
 from fanzha.intake import routing
+from fanzha.linking.identifiers import normalise_identifier
 from fanzha.store import services
 from fanzha.store.models import Case, CaseEvent, Identifier, Institution, Report, Unit, UnitZone, Victim
 
@@ -24,9 +25,6 @@ EMERGENCY_BASIS = "《中华人民共和国反电信网络诈骗法》第十八�
 
 #: A second call from the same caller within this time about an open case joins it.
 FOLLOW_UP_WINDOW = timedelta(days=7)
-
-#: Identifier kinds in reports (FORMATS.md).
-KINDS = frozenset({"phone", "bank_card", "url", "domain", "qq", "wechat", "ip", "email", "device", "app", "alipay"})
 
 
 @dataclass
@@ -104,11 +102,9 @@ def file_report(session: Session, inc: Incoming, *, actor: str,
         raise InputError("received_at needs a UTC offset", field="received_at")
     if not inc.text or not inc.text.strip():
         raise InputError("a report needs its text", field="text")
-    for kind, value in inc.identifiers:
-        if kind not in KINDS:
-            raise InputError(f"unknown identifier kind {kind!r}", field="identifiers")
-        if not value:
-            raise InputError(f"empty {kind} identifier", field="identifiers")
+    # Identifiers in the one spelling linking compares (a card with spaces is the same card).
+    given = [normalise_identifier(kind, value, field=f"identifiers[{i}]")
+             for i, (kind, value) in enumerate(inc.identifiers)]
 
     # 1. The same report again: the platform's own id, or the same caller, minute and words.
     if inc.external_id:
@@ -123,7 +119,13 @@ def file_report(session: Session, inc: Incoming, *, actor: str,
 
     # 2. Read the text.
     found, amounts = read_text(inc.text)
-    identifiers = list(dict.fromkeys([*inc.identifiers, *found]))
+    read = []
+    for kind, value in found:
+        try:
+            read.append(normalise_identifier(kind, value))
+        except InputError:  # the reader's guess, not the caller's word: a value linking refuses is dropped
+            continue
+    identifiers = list(dict.fromkeys([*given, *read]))
     loss = inc.loss_fen if inc.loss_fen is not None else _loss_from_amounts(amounts)
     scam_type = inc.scam_type
     evidence: list[str] = []
