@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench serve model clean
+.PHONY: demo test bench serve model clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,7 +15,15 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/fanzha demo
 
-test: $(STAMP)
+# The console's browser test drives Debian's Chromium (with a CJK font for the Chinese pages).
+browser:
+	@test -x /usr/bin/chromium || { \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      chromium fonts-wqy-zenhei >/dev/null; \
+	  else echo "the browser test needs Debian's chromium: sudo apt-get install chromium fonts-wqy-zenhei" >&2; fi; }
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 bench: $(STAMP)

@@ -44,7 +44,9 @@ def main() -> int:
         if only and name not in only:
             continue
         print(f"\n=== {name} ===", flush=True)
-        cmd = [sys.executable, str(script), "--out", str(OUT)]
+        cmd = [sys.executable, str(script)]
+        if "--out" in script.read_text():
+            cmd += ["--out", str(OUT)]
         if script in needs_world:
             cmd += ["--world", str(world_dir)]
         if subprocess.run(cmd).returncode != 0:

