@@ -87,7 +87,7 @@ def _link(console: Console, world: Path) -> None:
     for group, shared in zip(lk.partition(), lk.shared_by_group()):
         groups += len(group) > 1
         for gang in split_gangs([by_id[r] for r in group], {(x.kind, x.value) for x in shared}):
-            gangs += 1
+            gangs += len(gang.reports) > 1
             found |= {frozenset(p) for p in combinations(sorted(gang.reports), 2)}
     dt = time.perf_counter() - t
     truth = {r["report_id"]: r["gang_id"] for r in csv.DictReader(open(world / "truth" / "reports.csv",

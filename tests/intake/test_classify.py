@@ -11,13 +11,18 @@ import pytest
 
 from fanzha.errors import InputError
 from fanzha.intake.classify import SCAM_TYPES, Classifier, classify, normalise, normalise_with_offsets
-from fanzha.intake.train import evaluate, read_corpus
+from fanzha.intake.train import evaluate, expected_calibration_error, read_batches, read_corpus
 
 ROOT = Path(__file__).resolve().parents[2]
 
-#: Held-out macro-F1 the shipped model must keep (measured 0.874 over all of corpus/heldout.jsonl, 0.819 on its batch 2,
-#: when this was written; the floor leaves room for retraining noise, not for regressions).
-HELDOUT_MACRO_F1_FLOOR = 0.85
+#: Held-out macro-F1 floors the shipped model must keep. Measured when this was written (see corpus/README.md):
+#: overall 0.900; batch 3 0.894 (the previous model: 0.881); batch 4 (written before this model, never used to change it)
+#: 0.881 (the previous model: 0.859). The floors sit below those with a margin for retraining noise, not for regressions.
+HELDOUT_MACRO_F1_FLOOR = 0.87
+BATCH3_MACRO_F1_FLOOR = 0.86
+BATCH4_MACRO_F1_FLOOR = 0.85
+#: Expected calibration error of ``confidence`` on batch 4 (measured 0.069).
+BATCH4_ECE_CEILING = 0.10
 
 
 def _model_bytes() -> bytes:
@@ -40,6 +45,24 @@ def test_heldout_macro_f1() -> None:
     assert result["macro_f1"] >= HELDOUT_MACRO_F1_FLOOR, result["macro_f1"]
 
 
+def test_batch3_macro_f1() -> None:
+    batches = read_batches(ROOT / "corpus" / "heldout.jsonl")
+    texts, labels = batches[3]
+    assert len(texts) >= 120 and all(labels.count(c) >= 10 for c in SCAM_TYPES)
+    result = evaluate(Classifier.load(_model_bytes()), texts, labels)
+    assert result["macro_f1"] >= BATCH3_MACRO_F1_FLOOR, result["macro_f1"]
+
+
+def test_batch4_macro_f1_and_calibration() -> None:
+    batches = read_batches(ROOT / "corpus" / "heldout.jsonl")
+    texts, labels = batches[4]
+    assert len(texts) >= 150 and all(labels.count(c) >= 12 for c in SCAM_TYPES)
+    model = Classifier.load(_model_bytes())
+    result = evaluate(model, texts, labels)
+    assert result["macro_f1"] >= BATCH4_MACRO_F1_FLOOR, result["macro_f1"]
+    assert expected_calibration_error(model, texts, labels) <= BATCH4_ECE_CEILING
+
+
 def test_train_and_heldout_do_not_overlap() -> None:
     train, _ = read_corpus(ROOT / "corpus" / "train.jsonl")
     heldout, _ = read_corpus(ROOT / "corpus" / "heldout.jsonl")
@@ -57,6 +80,42 @@ def test_examples(text: str, code: str) -> None:
     assert classify(text).scam_type == code
 
 
+@pytest.mark.parametrize("text,code", [
+    ("客服打电话说我买的东西有问题要给我refund，让我开共享屏幕，卡里的钱就被转走了", "customer_service"),
+    ("经审理查明：被告人以注销校园贷账户、避免影响征信为由，诱骗被害人在多个平台借款后转入其控制的账户。", "credit_report"),
+    ("俺在网上整了个贷款，人家说俺流水不够，非得先打两万验资才放款，打了以后人就没影了", "loan"),
+    ("喂警察同志我那个在群里跟着老师炒股充了十几万现在提不出来了", "investment"),
+    ("问：对方怎么联系你的？答：一个自称我们公司老板的人加我微信，让我先给合作方转一笔款。", "acquaintance_impersonation"),
+    ("明天的meeting改到十点，记得带上report，谢谢", "not_fraud"),
+])
+def test_other_voices(text: str, code: str) -> None:
+    """A judgment, a 问/答 record, a voice transcript, dialect, English mixed in."""
+    assert classify(text).scam_type == code
+
+
+@pytest.mark.parametrize("text", [
+    "【国家反诈中心】提醒您：刷单返利、网络兼职先垫付的都是诈骗，请勿轻信，如有疑问请拨打96110。",
+    "【{city}公安】凡是自称公检法、要求你把钱转到“安全账户”的都是诈骗，请立即挂断电话！".replace("{city}", "思明"),
+    # Known weakness of the shipped model (found after batch 3 was scored, so not trained away): a terse warning that
+    # lists one scam type's cues, with few warning words, still reads as that scam.
+    pytest.param("警方提示：注销校园贷、修复征信都是诈骗话术，不要在网贷平台借款转给陌生人。",
+                 marks=pytest.mark.xfail(strict=True, reason="known weakness: terse single-topic warning")),
+    "【招商银行】风险提示：凡是自称客服要您开启屏幕共享、办理退款理赔的都是骗局，请通过官方渠道核实。",
+    "【建设银行】您尾号4821的账户06月03日14:22转入人民币12,000.00元，余额15,302.44元。",
+    "【农业银行】您的信用卡本期账单3,210.50元，到期还款日07月08日，请按时还款。",
+])
+def test_police_warnings_and_bank_notices_are_not_fraud(text: str) -> None:
+    out = classify(text)
+    assert out.scam_type == "not_fraud", (text, out)
+    for phrase in out.evidence:
+        assert phrase in text
+
+
+def test_fraud_signals_without_no_fraud_evidence_are_not_called_not_fraud() -> None:
+    text = "对方说是银行的，让我把钱转到他们给的账户，我转了两万，现在联系不上了"
+    assert classify(text).scam_type != "not_fraud"
+
+
 def test_output_shape() -> None:
     out = classify("客服说我开通了百万保障每月扣费，让我屏幕共享后从借呗借钱转到指定账户").as_dict()
     assert list(out) == ["scam_type", "label", "confidence", "evidence"]
@@ -65,10 +124,23 @@ def test_output_shape() -> None:
     assert all(isinstance(e, str) and e for e in out["evidence"])
 
 
-def test_evidence_is_quoted_from_the_text() -> None:
-    text = "对方自称公安局，说我涉嫌洗钱，让我把钱转到安全账户"
-    for phrase in classify(text).evidence:
-        assert phrase in text
+@pytest.mark.parametrize("text", [
+    "对方自称公安局，说我涉嫌洗钱，让我把钱转到安全账户",
+    "ＱＱ上有个自称“李总”的人，让我从公司账户转８万元给合作方，账号6222 0202 1234 5678",
+    "【工商银行】您尾号1234卡06月01日支出(消费)58.00元，余额2,000.00元。",
+    "我在Soul上认识的女朋友说她妈妈住院了，我转了她3000块钱",
+])
+def test_evidence_is_quoted_from_the_text(text: str) -> None:
+    out = classify(text)
+    assert out.evidence
+    for phrase in out.evidence:
+        assert phrase in text, (phrase, text)
+
+
+def test_confidence_is_a_probability_in_every_decision() -> None:
+    for line in (ROOT / "corpus" / "heldout.jsonl").read_text("utf-8").splitlines()[:80]:
+        out = classify(json.loads(line)["text"])
+        assert 0.0 < out.confidence <= 1.0
 
 
 def test_both_normalisations_agree() -> None:

@@ -3,14 +3,23 @@
 Reports reach the centre in every voice — a victim's account, an officer's summary,
 the fraudster's own SMS pasted in — and the words that matter are short phrases
 ("安全账户", "刷单", "解冻费"), written without spaces. So the model reads overlapping
-character n-grams (1 to 4 characters) rather than words, and is a plain multinomial
-logistic regression: small enough to ship in the repository, fast enough for every
-report, and explainable — the evidence returned is the stretch of the text whose
-n-grams pushed hardest towards the answer.
+character n-grams (1 to 4 characters), plus a few features from a small hand-written
+lexicon of scam cues (:data:`LEXICON`): one feature per category saying "some cue of
+this kind is here", so that a cue the training corpus never paired with a given
+wording still counts. It is a plain multinomial logistic regression: small enough to
+ship in the repository, fast enough for every report, and explainable — the evidence
+returned is the cue phrases and stretches of the text that pushed hardest towards the
+answer, quoted as written.
 
 ``not_fraud`` is a class like the others, trained on what must not be called fraud:
 bank and delivery notices, the police's own anti-fraud warnings (full of fraud words)
-and reports of lost wallets and traffic accidents.
+and reports of lost wallets and traffic accidents. But absence of cues is not evidence
+of no fraud: when the text carries fraud signals (scam cues, money lost or sent) and no
+sign of being a notice, a warning, a non-fraud incident or a refusal, ``not_fraud`` has
+to win by a clear probability (``nf_threshold``) or the best fraud type is returned.
+
+``confidence`` is the probability of the returned type after temperature scaling
+(the temperature is fitted by the training command on held-out batch 1).
 """
 
 from __future__ import annotations
@@ -62,7 +71,14 @@ def normalise(text: str) -> str:
     return _SPACE.sub(" ", t)
 
 
-_KEEP_LATIN = frozenset({"qq", "vx", "wx", "app", "vip", "usdt", "etc", "atm", "pos", "ip", "sms", "id", "u"})
+_KEEP_LATIN = frozenset({"qq", "vx", "wx", "app", "vip", "usdt", "etc", "atm", "pos", "ip", "sms", "id", "u"}) | frozenset(
+    # English words that reports and chats mix into Chinese ("客服说要refund"): kept as
+    # words, since each says which kind of scam it is about (or that none is).
+    """account transfer withdraw refund part time job commission task order invest investment stock stocks crypto
+    bitcoin btc eth profit platform trading trade loan credit limit fee fees deposit tax customs code link verify
+    boss manager game skin skins item items gold dating online boyfriend girlfriend baby honey love seller ship
+    shipping package police warrant arrest money laundering safe record cancel prize lottery win scam scammer
+    frozen unfreeze customer service meeting salary bank card refund insurance ticket tickets shop""".split())
 
 
 def ngrams(text: str) -> list[tuple[str, int]]:
@@ -73,6 +89,106 @@ def ngrams(text: str) -> list[tuple[str, int]]:
         for i in range(n_chars - n + 1):
             out.append((text[i:i + n], i))
     return out
+
+
+# --- the lexicon ---------------------------------------------------------------------
+#
+# Written by hand from how these scams are known to work (not learnt, not copied from
+# any data set), in normalised spelling (lower case; Latin words other than those in
+# _KEEP_LATIN would read as "a", so none is used). Each category's cues fire one
+# feature "§<code>" (and "§§<code>" for two or more distinct cues); the groups under
+# NOT_FRAUD_EVIDENCE are the signs that a text is *not* a fraud report, and
+# FRAUD_SIGNAL the signs that money was lost or demanded.
+
+LEXICON: dict[str, tuple[str, ...]] = {
+    "order_brushing": ("刷单", "垫付", "垫资", "佣金", "返佣", "兼职", "做任务", "接任务", "派单", "接单", "接待员", "点赞", "关注任务",
+                       "卡单", "连单", "补单", "任务单", "日结", "一单一结", "动动手指", "在家就能", "宝妈", "冲销量", "刷信誉", "做单",
+                       "体验单", "福利单", "任务冻结", "返本金", "commission", "part-time", "part time", "task"),
+    "investment": ("投资", "理财", "炒股", "股票", "荐股", "带单", "收益", "盈利", "出金", "入金", "提币", "虚拟币", "数字货币",
+                   "外汇", "期货", "原始股", "打新", "分红", "翻倍", "稳赚", "保本", "年化", "加仓", "基金", "涨停", "牛股",
+                   "操盘", "投资群", "导师", "券商", "挖矿", "币", "usdt", "藏品", "回报率", "上市", "invest",
+                   "stock", "crypto", "bitcoin", "trading", "profit"),
+    "loan": ("贷款", "借款", "网贷", "放款", "下款", "放贷", "解冻金", "验资", "刷流水", "还款能力", "无抵押", "低息", "办卡",
+             "信用卡额度", "代办信用卡", "大额信用卡", "工本费", "包装资料", "额度已", "审批通过", "审核通过", "贷款额度", "黑户",
+             "秒批", "不看征信", "无视征信", "借钱", "loan", "授信"),
+    "customer_service": ("客服", "退款", "理赔", "赔付", "售后", "订单", "质量问题", "百万保障", "自动续费", "扣费", "屏幕共享",
+                         "共享屏幕", "会议软件", "备用金", "航班", "改签", "召回", "退货", "快递丢", "代理商", "店铺", "保证金不足",
+                         "收货地址", "订单号", "会员服务", "退费", "refund", "customer service"),
+    "police_impersonation": ("公安", "警察", "民警", "警官", "检察院", "检察官", "法院", "公检法", "洗钱", "通缉", "逮捕", "安全账户",
+                             "清查", "配合调查", "涉案", "办案", "医保卡", "传票", "冻结你", "拘留", "国家安全", "专案", "刑侦",
+                             "经侦", "保密", "非法集资", "监管账户", "资金核查", "犯罪", "police", "warrant",
+                             "arrest", "money laundering", "safe account"),
+    "credit_report": ("征信", "校园贷", "学生贷", "注销", "逾期", "信用记录", "信用报告", "黑名单", "银保监", "金融监管", "清空额度",
+                      "消额度", "修复征信", "不良记录", "影响征信", "白条", "花呗", "借呗", "微粒贷", "关闭账户", "征信中心",
+                      "credit record"),
+    "acquaintance_impersonation": ("领导", "老板", "总经理", "董事长", "书记", "局长", "主任", "老总", "新微信", "换号", "新号",
+                                   "猜猜我是谁", "班主任", "辅导员", "周转", "冒充", "头像", "表哥", "表姐", "舅舅", "老同学", "亲戚",
+                                   "财务", "出纳", "公司账户", "对公", "急用钱", "借我", "你先帮我", "不方便接电话", "开会",
+                                   "boss"),
+    "game_trade": ("游戏", "账号", "装备", "皮肤", "点券", "代充", "代练", "游戏币", "金币", "买号", "卖号", "交易平台", "段位",
+                   "玩家", "过户", "充值", "手游", "区服", "满级", "上分", "game", "skin"),
+    "romance": ("网恋", "交友", "婚恋", "相亲", "恋爱", "男朋友", "女朋友", "男友", "女友", "老公", "老婆", "宝贝", "亲爱的",
+                "结婚", "见面", "裸聊", "视频聊天", "录屏", "军医", "军官", "维和", "清关", "彩礼", "网友", "爱你", "想你",
+                "online dating", "baby", "honey", "girlfriend", "boyfriend"),
+    "shopping": ("购买", "卖家", "发货", "收货", "货款", "定金", "全款", "代购", "低价", "二手", "私下交易", "脱离平台", "假货",
+                 "门票", "宠物", "运费", "包邮", "正品", "下单", "付款", "商品", "预订", "订金", "不发货", "没收到货",
+                 "seller", "shipping"),
+    "other_fraud": ("中奖", "奖金", "领奖", "幸运观众", "etc", "认证", "采购", "部队", "武警", "军人", "换汇", "赌", "博彩",
+                    "百家乐", "下注", "捐款", "慈善", "办证", "驾照", "培训费", "服装费", "招聘", "回收", "体检费", "手续费",
+                    "公证费", "保健", "收藏", "prize", "lottery"),
+}
+
+NOT_FRAUD_EVIDENCE: dict[str, tuple[str, ...]] = {
+    # the police's and banks' own warnings
+    "warn": ("提醒", "提示", "反诈", "谨防", "警惕", "切勿", "请勿", "都是诈骗", "是诈骗", "凡是", "一律", "不听不信",
+             "提高警惕", "防范", "宣传", "劝阻", "骗局", "守护", "不会要求", "不会通过", "破获", "抓获", "挽回"),
+    # account, delivery and service notices
+    "notice": ("余额", "验证码", "取件码", "已签收", "账单", "还款日", "扣费成功", "退订", "已到账", "收到工资", "已发货",
+               "已出库", "派送", "驿站", "丰巢", "流量", "话费", "套餐", "已确认", "可用额度", "到期", "已扣缴", "如非本人操作"),
+    # no money went
+    "noloss": ("未转账", "没有转账", "没转账", "没有损失", "未受损失", "无损失", "未造成损失", "及时停止", "没理", "没有点",
+               "未点击", "挂断", "挂了", "识破", "没有上当", "撤销报警", "没转", "没有转", "拦住了", "拉黑了对方", "没点"),
+    # incidents that are not fraud
+    "incident": ("丢失", "丢了", "遗失", "落在", "被盗", "被偷", "偷了", "小偷", "走失", "没回家", "未归", "纠纷", "争执",
+                 "吵", "口角", "打架", "推了", "刮擦", "事故", "撞", "噪音", "扰民", "调解", "挂失", "拖欠", "押金",
+                 "抚养费", "捡到", "拾到", "盗窃", "划了", "砸", "停车", "装修", "受伤", "摔"),
+}
+
+FRAUD_SIGNAL: tuple[str, ...] = ("被骗", "骗了", "骗走", "骗取", "转账", "转了", "汇款", "损失", "失联", "拉黑", "删了",
+                                 "联系不上", "不回", "提不了", "取不出", "无法提现", "冻结", "共计", "转到", "打到", "转入",
+                                 "转给", "指定账户", "充值", "交了", "付了", "先交", "要交", "缴纳", "转走", "被扣",
+                                 "扣款", "没收到", "不见了", "找不到", "转咗", "骗", "scam", "transfer", "索要")
+
+LEX_VALUE = 0.35  #: the value of a lexicon feature (n-gram features are 1/sqrt(n) each)
+
+_LEX_GROUPS: list[tuple[str, tuple[str, ...]]] = (
+    [(f"§{code}", cues) for code, cues in LEXICON.items()]
+    + [(f"§nf:{g}", cues) for g, cues in NOT_FRAUD_EVIDENCE.items()]
+    + [("§fraud", FRAUD_SIGNAL)]
+)
+_LEX_RE = [(name, re.compile("|".join(re.escape(c) for c in sorted(cues, key=len, reverse=True)))) for name, cues in _LEX_GROUPS]
+
+
+def lexicon_hits(norm: str) -> dict[str, list[tuple[int, int]]]:
+    """For each lexicon group present in normalised text: the (start, end) of each hit."""
+    out: dict[str, list[tuple[int, int]]] = {}
+    for name, rx in _LEX_RE:
+        spans = [(m.start(), m.end()) for m in rx.finditer(norm)]
+        if spans:
+            out[name] = spans
+    return out
+
+
+def lexicon_features(hits: dict[str, list[tuple[int, int]]], norm: str) -> list[str]:
+    """Names of the lexicon features a text fires."""
+    feats = []
+    for name, spans in hits.items():
+        feats.append(name)
+        if len({norm[a:b] for a, b in spans}) >= 2:
+            feats.append("§" + name)
+    if norm.lstrip().startswith("【"):
+        feats.append("§sender")
+    return feats
 
 
 @dataclass(frozen=True)
@@ -88,13 +204,22 @@ class Classification:
 
 
 class Classifier:
-    """A trained model: vocabulary, weights (features × classes) and biases."""
+    """A trained model: vocabulary (n-grams and lexicon features), weights (features ×
+    classes), biases, and the decision settings (``temperature``, ``nf_threshold``)."""
 
-    def __init__(self, vocab: list[str], weights: np.ndarray, bias: np.ndarray, classes: list[str]):
+    def __init__(self, vocab: list[str], weights: np.ndarray, bias: np.ndarray, classes: list[str], *,
+                 temperature: float = 1.0, nf_threshold: float = 0.0):
         self.index = {g: i for i, g in enumerate(vocab)}
         self.weights = weights.astype(np.float32)
         self.bias = bias.astype(np.float32)
         self.classes = classes
+        self.temperature = float(temperature)
+        self.nf_threshold = float(nf_threshold)
+        self.nf = classes.index("not_fraud")
+        self.is_lex = np.zeros(len(vocab), bool)
+        for g, i in self.index.items():
+            if g.startswith("§"):
+                self.is_lex[i] = True
 
     # -- persistence -------------------------------------------------------------
     def save(self, path: Path) -> None:
@@ -105,6 +230,7 @@ class Classifier:
             weights=self.weights.astype(np.float16),
             bias=self.bias,
             classes=np.frombuffer("\n".join(self.classes).encode("utf-8"), dtype=np.uint8),
+            settings=np.asarray([self.temperature, self.nf_threshold], np.float32),
         )
 
     @classmethod
@@ -113,12 +239,18 @@ class Classifier:
         with np.load(source) as z:
             vocab = z["vocab"].tobytes().decode("utf-8").split("\n")
             classes = z["classes"].tobytes().decode("utf-8").split("\n")
-            return cls(vocab, z["weights"], z["bias"], classes)
+            settings = z["settings"] if "settings" in z.files else np.asarray([1.0, 0.0])
+            return cls(vocab, z["weights"], z["bias"], classes,
+                       temperature=float(settings[0]), nf_threshold=float(settings[1]))
 
     # -- prediction --------------------------------------------------------------
     def features(self, text: str) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
-        """Feature indices (each once) and, for evidence, (index, start, length) of
-        every occurrence."""
+        """Feature indices (each once; n-grams first, then lexicon features) and, for
+        evidence, (index, start, length) of every n-gram occurrence."""
+        idx, occurrences, _ = self._features(text)
+        return idx, occurrences
+
+    def _features(self, text: str) -> tuple[np.ndarray, list[tuple[int, int, int]], dict[str, list[tuple[int, int]]]]:
         norm = normalise(text)
         occurrences = []
         seen: dict[int, None] = {}
@@ -128,29 +260,66 @@ class Classifier:
             if i is not None:
                 occurrences.append((i, start, len(gram)))
                 seen[i] = None
-        return np.fromiter(seen, dtype=np.int64, count=len(seen)), occurrences
+        hits = lexicon_hits(norm)
+        for name in lexicon_features(hits, norm):
+            i = index.get(name)
+            if i is not None:
+                seen[i] = None
+        return np.fromiter(seen, dtype=np.int64, count=len(seen)), occurrences, hits
 
     def scores(self, idx: np.ndarray) -> np.ndarray:
+        """Logits: n-gram weights scaled by 1/sqrt(number of n-grams), lexicon weights by
+        :data:`LEX_VALUE`."""
         if len(idx) == 0:
             return self.bias.copy()
-        return self.weights[idx].sum(axis=0) / np.sqrt(len(idx)) + self.bias
+        lex = self.is_lex[idx]
+        grams, lexi = idx[~lex], idx[lex]
+        out = self.bias.copy()
+        if len(grams):
+            out = out + self.weights[grams].sum(axis=0) / np.sqrt(len(grams))
+        if len(lexi):
+            out = out + LEX_VALUE * self.weights[lexi].sum(axis=0)
+        return out
+
+    def probabilities(self, logits: np.ndarray) -> np.ndarray:
+        z = logits / self.temperature
+        p = np.exp(z - z.max())
+        return p / p.sum()
+
+    def decide(self, p: np.ndarray, hits: dict[str, list[tuple[int, int]]]) -> int:
+        """The class to return: the most probable one, except that ``not_fraud`` needs
+        evidence of no fraud when the text carries fraud signals."""
+        best = int(p.argmax())
+        if best != self.nf:
+            return best
+        has_nf_evidence = any(name.startswith("§nf:") for name in hits)
+        has_fraud_signal = "§fraud" in hits
+        if has_nf_evidence or not has_fraud_signal or p[self.nf] >= self.nf_threshold:
+            return best
+        q = p.copy()
+        q[self.nf] = -1.0
+        return int(q.argmax())
+
+    def predict_index(self, text: str) -> int:
+        idx, _, hits = self._features(text)
+        return self.decide(self.probabilities(self.scores(idx)), hits)
 
     def predict(self, text: str, *, evidence: int = 3) -> Classification:
         check_text(text)
-        idx, occurrences = self.features(text)
-        logits = self.scores(idx)
-        p = np.exp(logits - logits.max())
-        p /= p.sum()
-        best = int(p.argmax())
+        idx, occurrences, hits = self._features(text)
+        p = self.probabilities(self.scores(idx))
+        best = self.decide(p, hits)
         code = self.classes[best]
         return Classification(code, SCAM_TYPES[code], round(float(p[best]), 4),
-                              self._evidence(text, best, occurrences, evidence))
+                              self._evidence(text, best, occurrences, hits, evidence))
 
-    def _evidence(self, text: str, cls: int, occurrences: list[tuple[int, int, int]], k: int) -> list[str]:
+    def _evidence(self, text: str, cls: int, occurrences: list[tuple[int, int, int]],
+                  hits: dict[str, list[tuple[int, int]]], k: int) -> list[str]:
         """The stretches of the text that pushed most towards class ``cls``: each
-        character scores the weight its n-grams give ``cls`` over the runner-up class;
-        runs of positive characters are candidate phrases, ranked by their total, and
-        quoted from the original text."""
+        character scores the weight its n-grams give ``cls`` over the runner-up class,
+        and the lexicon cues of ``cls`` found in the text add to their characters; runs
+        of positive characters are candidate phrases, ranked by their total, and quoted
+        from the original text."""
         norm, starts, ends = normalise_with_offsets(text)
         per_char = np.zeros(len(norm), dtype=np.float32)
         others = [c for c in range(len(self.classes)) if c != cls]
@@ -160,6 +329,12 @@ class Classifier:
             gain = float(row[cls] - row[others].max())
             if gain > 0:
                 per_char[start:start + length] += gain / length
+        if per_char.size and per_char.max() > 0:
+            code = self.classes[cls]
+            groups = [f"§{code}"] if code != "not_fraud" else [g for g in hits if g.startswith("§nf:")]
+            for g in groups:
+                for a, b in hits.get(g, []):
+                    per_char[a:b] += float(per_char.max())
         if not per_char.size or per_char.max() <= 0:
             return []
         threshold = 0.2 * float(per_char.max())
@@ -179,8 +354,10 @@ class Classifier:
         out: list[str] = []
         for _, a, b in spans:
             phrase = text[starts[a]:ends[b - 1]].strip()
+            if len(phrase) > 16:  # quote a window around the strongest part, still verbatim
+                phrase = phrase[:16]
             if phrase and phrase not in out and not phrase.isdigit():
-                out.append(phrase[:16])
+                out.append(phrase)
             if len(out) == k:
                 break
         return out
