@@ -216,52 +216,8 @@ class _Interner:
 
 
 def _read_ledger_exact(path: str | Path, name: str) -> Ledger:
-    ids: list[str] = []
-    ts: list[int] = []
-    payer: list[int] = []
-    payee: list[int] = []
-    amount: list[int] = []
-    lines: list[int] = []
-    seen: dict[str, int] = {}
-    acc = _Interner()
     with _open_text(path) as fh:
-        for line, r in _records(fh, name, LEDGER_REQUIRED):
-            tid = r["txn_id"].strip()
-            if not tid:
-                raise InputError("empty txn_id", file=name, line=line, field="txn_id")
-            if tid in seen:
-                raise InputError(f"duplicate txn_id {tid!r} (first on line {seen[tid]})", file=name, line=line,
-                                 field="txn_id")
-            seen[tid] = line
-            try:
-                t = to_micros(parse_time(r["timestamp"]))
-            except ValueError as err:
-                raise InputError(str(err), file=name, line=line, field="timestamp") from None
-            src, dst = r["from_account"].strip(), r["to_account"].strip()
-            if not src and not dst:
-                raise InputError("from_account and to_account are both empty", file=name, line=line,
-                                 field="from_account")
-            fen = _amount(r["amount"], name, line, "amount")
-            ids.append(tid)
-            ts.append(t)
-            payer.append(acc.get(src, (r.get("from_institution") or "").strip()))
-            payee.append(acc.get(dst, (r.get("to_institution") or "").strip()))
-            amount.append(fen)
-            lines.append(line)
-    ts_a = np.array(ts, dtype=np.int64)
-    order = np.argsort(ts_a, kind="stable")
-    return Ledger(
-        source=name,
-        txn_id=pa.array(ids, pa.string()).take(pa.array(order)),
-        ts=ts_a[order],
-        payer=np.array(payer, dtype=np.int32)[order],
-        payee=np.array(payee, dtype=np.int32)[order],
-        amount=np.array(amount, dtype=np.int64)[order],
-        row=(np.array(lines, dtype=np.int64) - 2)[order],
-        accounts=acc.names,
-        institution=acc.inst,
-        _account_index=acc.ids,
-    )
+        return _read_ledger_rows(_records(fh, name, LEDGER_REQUIRED), name, unit="line")
 
 
 # ---------------------------------------------------------------------------
@@ -533,16 +489,16 @@ def _parquet_rows(data: dict[str, pa.ChunkedArray]) -> Iterator[tuple[int, dict[
 
 
 def _read_ledger_rows(rows: Iterator[tuple[int, dict[str, str]]], name: str, unit: str) -> Ledger:
-    """The exact rules over already-split rows (Parquet): the same checks as the CSV reader."""
+    """The exact rules over already-split rows (CSV lines, or Parquet rows)."""
     ids, ts, payer, payee, amount, lines = [], [], [], [], [], []
     seen: dict[str, int] = {}
     acc = _Interner()
     for line, r in rows:
         tid = r["txn_id"].strip()
         if not tid:
-            raise InputError(f"empty txn_id ({unit} {line})", file=name, line=line, field="txn_id")
+            raise InputError("empty txn_id", file=name, line=line, field="txn_id")
         if tid in seen:
-            raise InputError(f"duplicate txn_id {tid!r} (first in {unit} {seen[tid]})", file=name, line=line,
+            raise InputError(f"duplicate txn_id {tid!r} (first on {unit} {seen[tid]})", file=name, line=line,
                              field="txn_id")
         seen[tid] = line
         try:
@@ -615,19 +571,25 @@ def read_accounts_text(text: str | None, *, name: str = "accounts.csv") -> Accou
     return _account_rows(_records(io.StringIO(text.lstrip("\ufeff")), name, ACCOUNTS_REQUIRED), name)
 
 
+def unique_account(r: dict[str, str], name: str, line: int, seen: dict[str, int]) -> str:
+    """The row's account, which must be given and listed once per file (``seen``: account → line)."""
+    acct = r["account"].strip()
+    if not acct:
+        raise InputError("empty account", file=name, line=line, field="account")
+    if acct in seen:
+        raise InputError(f"account {acct!r} is listed twice (first on line {seen[acct]})", file=name,
+                         line=line, field="account")
+    seen[acct] = line
+    return acct
+
+
 def _account_rows(records: Iterator[tuple[int, dict[str, str]]], name: str) -> Accounts:
     opening: dict[str, int] = {}
     inst: dict[str, str] = {}
     holder: dict[str, str] = {}
     lines: dict[str, int] = {}
     for line, r in records:
-        acct = r["account"].strip()
-        if not acct:
-            raise InputError("empty account", file=name, line=line, field="account")
-        if acct in lines:
-            raise InputError(f"account {acct!r} is listed twice (first on line {lines[acct]})", file=name,
-                             line=line, field="account")
-        lines[acct] = line
+        acct = unique_account(r, name, line, lines)
         opening[acct] = _amount(r["opening_balance"], name, line, "opening_balance", allow_zero=True)
         if (r.get("institution") or "").strip():
             inst[acct] = r["institution"].strip()

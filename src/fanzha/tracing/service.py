@@ -96,17 +96,8 @@ def read_frozen(path: str | Path, *, name: str | None = None) -> dict[str, int]:
     lines: dict[str, int] = {}
     with open(path, encoding="utf-8-sig", newline="") as fh:
         for line, r in ledger_mod._records(fh, name, ("account", "amount")):
-            acct = r["account"].strip()
-            if not acct:
-                raise InputError("empty account", file=name, line=line, field="account")
-            if acct in lines:
-                raise InputError(f"account {acct!r} is listed twice (first on line {lines[acct]})", file=name,
-                                 line=line, field="account")
-            lines[acct] = line
-            try:
-                out[acct] = parse_yuan(r["amount"], allow_zero=True)
-            except AmountError as err:
-                raise InputError(str(err), file=name, line=line, field="amount") from None
+            acct = ledger_mod.unique_account(r, name, line, lines)
+            out[acct] = ledger_mod._amount(r["amount"], name, line, "amount", allow_zero=True)
     return out
 
 
