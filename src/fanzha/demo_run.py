@@ -41,11 +41,30 @@ def _world(console: Console, root: Path, seed: int, transactions: int, reports: 
     return out
 
 
+def _payment_times(world: Path) -> dict[str, datetime]:
+    """When each victim last paid (the victim tells the officer): a recent payment is an emergency."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    victims = pq.read_table(world / "victims.parquet", columns=["victim_id", "txn_id"])
+    ledger = pq.read_table(world / "ledger.parquet", columns=["txn_id", "timestamp"])
+    ledger = ledger.filter(pc.is_in(ledger["txn_id"], value_set=victims["txn_id"]))
+    when = dict(zip(ledger["txn_id"].to_pylist(), ledger["timestamp"].to_pylist()))
+    last: dict[str, datetime] = {}
+    for victim, txn in zip(victims["victim_id"].to_pylist(), victims["txn_id"].to_pylist()):
+        if txn in when:
+            t = datetime.fromisoformat(when[txn])
+            last[victim] = max(last.get(victim, t), t)
+    return last
+
+
 def _file_reports(console: Console, sessions, world: Path) -> dict[str, str]:
     """File every report of the world as the 110 platform would send it; report id → case number."""
     from fanzha.intake.service import Incoming, file_report
     from fanzha.store.db import transaction
 
+    paid_at = _payment_times(world)
+    orders = emergencies = 0
     outcomes: Counter[str] = Counter()
     case_of: dict[str, str] = {}
     truth = {r["report_id"]: r for r in csv.DictReader(open(world / "truth" / "reports.csv", encoding="utf-8"))}
@@ -58,8 +77,11 @@ def _file_reports(console: Console, sessions, world: Path) -> dict[str, str]:
                 received_at=datetime.fromisoformat(r["received_at"]), text=r["text"], source=r.get("source", "110"),
                 external_id=r["report_id"], district=r.get("district", ""), address=r.get("address", ""),
                 loss_fen=parse_yuan(r["loss"], allow_zero=True), scam_type=None,
+                paid_at=paid_at.get(r.get("victim_id") or ""),
                 identifiers=[(i["kind"], i["value"]) for i in r.get("identifiers", [])]), actor="110")
             outcomes[filed.outcome] += 1
+            orders += filed.orders
+            emergencies += bool(filed.orders)
             case_of[r["report_id"]] = filed.case.case_no
             if filed.outcome == "opened":
                 total += 1
@@ -67,7 +89,8 @@ def _file_reports(console: Console, sessions, world: Path) -> dict[str, str]:
     dt = time.perf_counter() - t
     n = sum(outcomes.values())
     console.print(f"filed {n:,} reports in {dt:.1f} s ({n / dt:,.0f}/s): {outcomes['opened']:,} cases opened, "
-                  f"{outcomes['duplicate']:,} duplicates, {outcomes['follow_up']:,} follow-ups; "
+                  f"{outcomes['duplicate']:,} duplicates, {outcomes['follow_up']:,} follow-ups, "
+                  f"{emergencies:,} emergencies with {orders:,} orders queued at once; "
                   f"scam type read from the text matches the truth for {right / max(total, 1):.0%} of cases")
     return case_of
 
