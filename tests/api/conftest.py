@@ -11,27 +11,11 @@ from fanzha.api.app import create_app
 from fanzha.roles import Role
 from fanzha.settings import Settings
 from fanzha.store.db import transaction
-from fanzha.store.models import Institution, Unit, UnitZone
 from fanzha.store.users import create_client, create_user
 
+from city import make_reference
+
 PASSWORD = "correct horse battery"
-
-
-def make_reference(session) -> None:
-    """A small city: a bureau, two districts, a station in each; two institutions."""
-    city = Unit(code="350200", name="厦门市公安局", kind="city")
-    siming = Unit(code="350203", name="思明分局", kind="district", parent=city,
-                  zones=[UnitZone(district="思明区", zone="")])
-    huli = Unit(code="350206", name="湖里分局", kind="district", parent=city,
-                zones=[UnitZone(district="湖里区", zone="")])
-    s1 = Unit(code="350203-01", name="中华派出所", kind="station", parent=siming,
-              zones=[UnitZone(district="思明区", zone="中华街道")])
-    s2 = Unit(code="350206-01", name="湖里派出所", kind="station", parent=huli,
-              zones=[UnitZone(district="湖里区", zone="湖里街道")])
-    session.add_all([city, siming, huli, s1, s2,
-                     Institution(code="ICBC", name="中国工商银行", kind="national_bank"),
-                     Institution(code="ALIPAY", name="支付宝", kind="payment")])
-    session.flush()
 
 
 @dataclass

@@ -17,8 +17,9 @@ from fastapi.testclient import TestClient
 from fanzha.api.app import create_app
 from fanzha.settings import Settings
 from fanzha.store.db import transaction
-from fanzha.store.models import Institution, Unit, UnitZone
 from fanzha.store.users import create_user
+
+from city import make_reference
 
 PASSWORD = "correct horse battery"
 HTML = {"Accept": "text/html,application/xhtml+xml"}
@@ -41,19 +42,7 @@ ICBC_CARD = "6222021001115555556"
 
 def make_city(session) -> None:
     """A bureau, two districts with a station each, a bank and a payment company."""
-    city = Unit(code="350200", name="厦门市公安局", kind="city")
-    siming = Unit(code="350203", name="思明分局", kind="district", parent=city,
-                  zones=[UnitZone(district="思明区", zone="")])
-    huli = Unit(code="350206", name="湖里分局", kind="district", parent=city,
-                zones=[UnitZone(district="湖里区", zone="")])
-    s1 = Unit(code="350203-01", name="中华派出所", kind="station", parent=siming,
-              zones=[UnitZone(district="思明区", zone="中华街道")])
-    s2 = Unit(code="350206-01", name="湖里派出所", kind="station", parent=huli,
-              zones=[UnitZone(district="湖里区", zone="湖里街道")])
-    session.add_all([city, siming, huli, s1, s2,
-                     Institution(code="ICBC", name="中国工商银行", kind="national_bank"),
-                     Institution(code="ALIPAY", name="支付宝", kind="payment")])
-    session.flush()
+    make_reference(session)
     for username, role, unit, inst in PEOPLE:
         create_user(session, username=username, password=PASSWORD, role=role, unit_code=unit,
                     institution_code=inst, display_name={"officer": "张警官", "liaison": "李行长"}.get(username, ""))
