@@ -35,21 +35,7 @@ import numpy as np
 
 from fanzha.intake.extract import check_text
 
-#: Codes and labels, as FORMATS.md gives them; the order is the model's column order.
-SCAM_TYPES: dict[str, str] = {
-    "order_brushing": "刷单返利类",
-    "investment": "虚假网络投资理财类",
-    "loan": "虚假网络贷款类（贷款、代办信用卡）",
-    "customer_service": "冒充电商物流客服类",
-    "police_impersonation": "冒充公检法及政府机关类",
-    "credit_report": "虚假征信类",
-    "acquaintance_impersonation": "冒充领导、熟人类",
-    "game_trade": "网络游戏产品虚假交易类",
-    "romance": "网络婚恋、交友类",
-    "shopping": "虚假购物、服务类",
-    "other_fraud": "其他诈骗",
-    "not_fraud": "非诈骗",
-}
+from fanzha.scam_types import SCAM_TYPES  # the order is the model's column order
 
 NGRAM_SIZES = (1, 2, 3, 4)
 MODEL_FILE = "classifier.npz"

@@ -24,21 +24,7 @@ from fanzha.errors import InputError
 from fanzha.linking.identifiers import IdentifierError, normalise_identifier
 from fanzha.money import AmountError, parse_yuan
 
-#: Scam-type codes and labels (FORMATS.md); reports may carry either.
-SCAM_TYPES: dict[str, str] = {
-    "order_brushing": "刷单返利类",
-    "investment": "虚假网络投资理财类",
-    "loan": "虚假网络贷款类（贷款、代办信用卡）",
-    "customer_service": "冒充电商物流客服类",
-    "police_impersonation": "冒充公检法及政府机关类",
-    "credit_report": "虚假征信类",
-    "acquaintance_impersonation": "冒充领导、熟人类",
-    "game_trade": "网络游戏产品虚假交易类",
-    "romance": "网络婚恋、交友类",
-    "shopping": "虚假购物、服务类",
-    "other_fraud": "其他诈骗",
-    "not_fraud": "非诈骗",
-}
+from fanzha.scam_types import SCAM_TYPES  # reports may carry the code or the label
 _SCAM_CODE: dict[str, str] = {c: c for c in SCAM_TYPES}
 _SCAM_CODE.update({label: c for c, label in SCAM_TYPES.items()})
 _SCAM_CODE.update({label.split("（")[0]: c for c, label in SCAM_TYPES.items()})

@@ -21,6 +21,7 @@ import heapq
 import random
 from dataclasses import dataclass, field
 
+from fanzha.scam_types import SCAM_TYPES
 from fanzha.sim import catalog
 from fanzha.sim.background import CH, MEMO
 
@@ -31,14 +32,7 @@ SCAM_SHARE = {
     "police_impersonation": 0.06, "credit_report": 0.06, "acquaintance_impersonation": 0.05,
     "game_trade": 0.04, "romance": 0.04, "shopping": 0.03, "other_fraud": 0.01,
 }
-SCAM_LABELS = {
-    "order_brushing": "刷单返利类", "investment": "虚假网络投资理财类",
-    "loan": "虚假网络贷款类（贷款、代办信用卡）", "customer_service": "冒充电商物流客服类",
-    "police_impersonation": "冒充公检法及政府机关类", "credit_report": "虚假征信类",
-    "acquaintance_impersonation": "冒充领导、熟人类", "game_trade": "网络游戏产品虚假交易类",
-    "romance": "网络婚恋、交友类", "shopping": "虚假购物、服务类", "other_fraud": "其他诈骗",
-    "not_fraud": "非诈骗",
-}
+SCAM_LABELS = SCAM_TYPES
 
 # Loss per case: median yuan and log-sigma; the tail reaches hundreds of thousands.
 _LOSS = {
