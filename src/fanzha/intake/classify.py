@@ -307,14 +307,19 @@ class Classifier:
         of positive characters are candidate phrases, ranked by their total, and quoted
         from the original text."""
         norm, starts, ends = normalise_with_offsets(text)
-        per_char = np.zeros(len(norm), dtype=np.float32)
         others = [c for c in range(len(self.classes)) if c != cls]
-        w = self.weights
-        for i, start, length in occurrences:
-            row = w[i]
-            gain = float(row[cls] - row[others].max())
-            if gain > 0:
-                per_char[start:start + length] += gain / length
+        # each n-gram spreads its gain for ``cls`` over its characters (a difference array)
+        diff = np.zeros(len(norm) + 1, dtype=np.float64)
+        if occurrences:
+            occ = np.asarray(occurrences, dtype=np.int64).reshape(-1, 3)
+            rows = self.weights[occ[:, 0]]
+            gain = rows[:, cls] - rows[:, others].max(axis=1)
+            keep = gain > 0
+            share = gain[keep] / occ[keep, 2]
+            np.add.at(diff, occ[keep, 1], share)
+            np.add.at(diff, occ[keep, 1] + occ[keep, 2], -share)
+        per_char = np.cumsum(diff[:-1]).astype(np.float32)
+        per_char[np.abs(per_char) < 1e-6] = 0.0
         if per_char.size and per_char.max() > 0:
             code = self.classes[cls]
             groups = [f"§{code}"] if code != "not_fraud" else [g for g in hits if g.startswith("§nf:")]
