@@ -117,3 +117,16 @@ def test_parquet_ledger(tmp_path):
     with pytest.raises(InputError) as e:
         L.read_ledger(tmp_path / "bad.parquet")
     assert (e.value.line, e.value.field) == (2, "amount")
+
+
+def test_a_2_gb_file_without_line_breaks_is_refused_at_once(tmp_path):
+    """A dump with no line breaks (here 2 GiB of NUL bytes, sparse on disk) is refused
+    on its first line instead of being read into memory."""
+    big = tmp_path / "ledger.csv"
+    with open(big, "wb") as fh:
+        fh.truncate(2 * 2**30)
+    (tmp_path / "victims.csv").write_text("victim_id,txn_id\nV1,T1\n", encoding="utf-8")
+    for engine in ("auto", "exact"):
+        with pytest.raises(InputError) as e:
+            L.read_ledger(big, engine=engine)
+        assert (e.value.file, e.value.line) == (str(big), 1) and "longer than" in str(e.value)

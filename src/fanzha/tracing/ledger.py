@@ -146,11 +146,34 @@ def _open_text(path: str | Path) -> io.TextIOBase:
     return open(path, encoding="utf-8-sig", newline="")
 
 
+#: No line of a ledger, victims or accounts file is longer than this: a longer one is
+#: not such a file (a binary or a dump with no line breaks), refused before it fills memory.
+MAX_LINE_CHARS = 1 << 20
+
+
+def _bounded(fh: Iterable[str], name: str) -> Iterator[str]:
+    """The lines of ``fh``, refusing one longer than :data:`MAX_LINE_CHARS`."""
+    readline = getattr(fh, "readline", None)
+    if readline is None:  # already a list of lines
+        yield from fh
+        return
+    n = 0
+    while True:
+        line = readline(MAX_LINE_CHARS + 1)
+        if not line:
+            return
+        n += 1
+        if len(line) > MAX_LINE_CHARS:
+            raise InputError(f"line longer than {MAX_LINE_CHARS:,} characters: not a CSV file of this kind",
+                             file=name, line=n)
+        yield line
+
+
 def _records(fh: Iterable[str], name: str, required: tuple[str, ...]
              ) -> Iterator[tuple[int, dict[str, str]]]:
     """``(line, row)`` for every record; the header is checked first. ``line`` is the
     physical line the record starts on."""
-    reader = csv.reader(fh)
+    reader = csv.reader(_bounded(fh, name))
     try:
         header = next(reader)
     except StopIteration:
@@ -232,8 +255,11 @@ def _arrow_csv_columns(path: str | Path, name: str, wanted: tuple[str, ...], opt
                        ) -> dict[str, pa.ChunkedArray]:
     import pyarrow.csv as pacsv
 
-    with _open_text(path) as fh:
-        first = fh.readline()
+    try:
+        with _open_text(path) as fh:
+            first = next(_bounded(fh, name), "")
+    except UnicodeDecodeError:
+        raise _Fallback from None  # the exact reader names the line
     header = [h.strip() for h in next(csv.reader([first]), [])]
     if any(c not in header for c in wanted) or len(set(header)) != len(header) or header != first.rstrip(
             "\r\n").lstrip("\ufeff").split(","):
