@@ -20,11 +20,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from fanzha.web.i18n import N_, lang_of, translate
 from fanzha.web.render import HERE, html
 
 STATIC_DIR = HERE / "static"
 
-TITLES = {400: "请求有误", 401: "请先登录", 403: "无权访问", 404: "未找到", 409: "状态冲突", 422: "填写有误"}
+TITLES = {400: N_("请求有误"), 401: N_("请先登录"), 403: N_("无权访问"), 404: N_("未找到"), 409: N_("状态冲突"),
+          422: N_("填写有误")}
 
 
 def wants_html(request: Request) -> bool:
@@ -32,7 +34,8 @@ def wants_html(request: Request) -> bool:
 
 
 def _error_page(request: Request, code: int, detail: str) -> Response:
-    return html(request, "error.html", {"code": code, "title": TITLES.get(code, "出错了"), "detail": detail}, code)
+    title = translate(TITLES.get(code, N_("出错了")), lang_of(request))
+    return html(request, "error.html", {"code": code, "title": title, "detail": detail}, code)
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:

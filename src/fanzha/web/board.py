@@ -111,11 +111,11 @@ def board(request: Request, principal: CaseReader, session: SessionDep) -> HTMLR
 
 
 @router.get("/board/live")
-def board_live(principal: CaseReader, session: SessionDep,
+def board_live(request: Request, principal: CaseReader, session: SessionDep,
                since: Annotated[str, Query(max_length=32)] = "") -> JSONResponse:
     data = board_data(session, principal, utcnow())
     version = _version(data)
     if version == since:
         return JSONResponse({"version": version, "html": None}, headers=NO_STORE)
     _audit(session, principal, "/console/board/live", data)
-    return JSONResponse({"version": version, "html": fragment("_board.html", **data)}, headers=NO_STORE)
+    return JSONResponse({"version": version, "html": fragment(request, "_board.html", **data)}, headers=NO_STORE)

@@ -31,6 +31,7 @@ from fanzha.api.deps import SessionDep, write_audit
 from fanzha.money import AmountError, format_fen_cn, parse_yuan
 from fanzha.store.models import Case, CaseEvent, InterceptHitCount, Order
 from fanzha.store.types import utcnow
+from fanzha.web.i18n import DEFAULT, N_, lang_of, translate
 from fanzha.web.pages import StatsReader, router
 from fanzha.web.render import SHANGHAI, page
 
@@ -109,24 +110,24 @@ def collect(session: Session, now: datetime) -> list[Series]:
             m = (int(day[:4]), int(day[5:7]))
             s["intercepted"][m] = s["intercepted"].get(m, 0) + int(n)
     return [
-        Series("accounts", "处置账户", False, s["accounts"], "发出查询、止付、冻结的不同账户数"),
-        Series("stopped", "止付金额", True, s["stopped"], "机构答复已止付的金额"),
-        Series("frozen", "冻结金额", True, s["frozen"], "机构答复已冻结的金额"),
-        Series("returned", "返还金额", True, s["returned"], "解冻返还受害人的金额"),
-        Series("shut", "关停号码", False, s["shut"], "运营商答复已关停"),
-        Series("takedowns", "封堵网址", False, s["takedowns"], "答复已封堵"),
-        Series("warnings", "预警劝阻", False, {}, "预警劝阻尚未接入数据", available=False),
-        Series("intercepted", "拦截次数", False, s["intercepted"], "号码、网址查询命中黑名单",
+        Series("accounts", N_("处置账户"), False, s["accounts"], N_("发出查询、止付、冻结的不同账户数")),
+        Series("stopped", N_("止付金额"), True, s["stopped"], N_("机构答复已止付的金额")),
+        Series("frozen", N_("冻结金额"), True, s["frozen"], N_("机构答复已冻结的金额")),
+        Series("returned", N_("返还金额"), True, s["returned"], N_("解冻返还受害人的金额")),
+        Series("shut", N_("关停号码"), False, s["shut"], N_("运营商答复已关停")),
+        Series("takedowns", N_("封堵网址"), False, s["takedowns"], N_("答复已封堵")),
+        Series("warnings", N_("预警劝阻"), False, {}, N_("预警劝阻尚未接入数据"), available=False),
+        Series("intercepted", N_("拦截次数"), False, s["intercepted"], N_("号码、网址查询命中黑名单"),
                available=intercept),
-        Series("filed", "立案", False, s["filed"], "新立案件"),
-        Series("cleared", "破案/结案", False, s["cleared"], "案件办结"),
+        Series("filed", N_("立案"), False, s["filed"], N_("新立案件")),
+        Series("cleared", N_("破案/结案"), False, s["cleared"], N_("案件办结")),
     ]
 
 
 W, H, PAD_L, PAD_B, PAD_T = 380, 150, 8, 22, 10
 
 
-def chart(series: Series, months: list[Month]) -> Markup:
+def chart(series: Series, months: list[Month], lang: str = DEFAULT) -> Markup:
     """Twelve months as bars, each with the same month a year before as a paler bar behind."""
     fmt: Callable[[int], str] = (lambda x: format_fen_cn(x)) if series.money else (lambda x: f"{x:,}")
     now = [series.values.get(m, 0) for m in months]
@@ -136,23 +137,26 @@ def chart(series: Series, months: list[Month]) -> Markup:
     bar = slot * 0.36
     plot = H - PAD_B - PAD_T
     out = [(f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" '
-            f'role="img" aria-label="{escape(series.title)}">'),
+            f'role="img" aria-label="{escape(translate(series.title, lang))}">'),
            f'<line class="axis" x1="{PAD_L}" y1="{H - PAD_B}" x2="{W - PAD_L}" y2="{H - PAD_B}"/>']
     for i, ((y, m), a, b) in enumerate(zip(months, now, last)):
         x = PAD_L + i * slot + slot * 0.12
         hb, ha = plot * b / peak, plot * a / peak
         out.append(f'<rect class="last" x="{x:.1f}" y="{H - PAD_B - hb:.1f}" width="{bar:.1f}" height="{hb:.1f}">'
-                   f'<title>{y - 1}-{m:02d}：{escape(fmt(b))}</title></rect>')
+                   f'<title>{escape(translate(N_("{when}：{value}"), lang, when=f"{y - 1}-{m:02d}", value=fmt(b)))}'
+                   '</title></rect>')
         out.append(f'<rect class="now" x="{x + bar:.1f}" y="{H - PAD_B - ha:.1f}" width="{bar:.1f}" height="{ha:.1f}">'
-                   f'<title>{y}-{m:02d}：{escape(fmt(a))}</title></rect>')
-        out.append(f'<text x="{x + bar:.1f}" y="{H - 6}" text-anchor="middle">{m}月</text>')
+                   f'<title>{escape(translate(N_("{when}：{value}"), lang, when=f"{y}-{m:02d}", value=fmt(a)))}'
+                   '</title></rect>')
+        out.append(f'<text x="{x + bar:.1f}" y="{H - 6}" text-anchor="middle">'
+                   f'{escape(translate(N_("{m}月"), lang, m=m))}</text>')
     out.append("</svg>")
     return Markup("".join(out))
 
 
-def yoy(this: int, before: int) -> str:
+def yoy(this: int, before: int, lang: str = DEFAULT) -> str:
     if before == 0:
-        return "—" if this == 0 else "新增"
+        return "—" if this == 0 else translate(N_("新增"), lang)
     pct = (this - before) * 100 / before
     return f"{pct:+.0f}%"
 
@@ -161,6 +165,7 @@ def yoy(this: int, before: int) -> str:
 def figures_page(request: Request, principal: StatsReader, session: SessionDep) -> HTMLResponse:
     """成效趋势: each figure over the last twelve months, beside the twelve before."""
     now = utcnow()
+    lang = lang_of(request)
     months = months_back(now, 12)
     cards = []
     for s in collect(session, now):
@@ -169,9 +174,9 @@ def figures_page(request: Request, principal: StatsReader, session: SessionDep) 
         month_now = s.values.get(months[-1], 0)
         month_before = s.values.get((months[-1][0] - 1, months[-1][1]), 0)
         fmt = format_fen_cn if s.money else (lambda x: f"{x:,}")
-        cards.append({"s": s, "total": fmt(this), "before": fmt(before), "yoy": yoy(this, before),
-                      "month": fmt(month_now), "month_yoy": yoy(month_now, month_before),
-                      "svg": chart(s, months) if s.available else None})
+        cards.append({"s": s, "total": fmt(this), "before": fmt(before), "yoy": yoy(this, before, lang),
+                      "month": fmt(month_now), "month_yoy": yoy(month_now, month_before, lang),
+                      "svg": chart(s, months, lang) if s.available else None})
     write_audit(session, principal, "figures_read", "/console/figures")
     return page(request, session, principal, "figures.html", active="figures", cards=cards,
                 first=f"{months[0][0]}-{months[0][1]:02d}", last=f"{months[-1][0]}-{months[-1][1]:02d}")

@@ -21,10 +21,12 @@ from urllib.parse import quote
 from markupsafe import Markup
 
 from fanzha.money import format_fen_cn, parse_yuan
+from fanzha.web.i18n import DEFAULT, N_, translate
 
 COL_W, ROW_H, NODE_W, NODE_H, TOP, LEFT = 185, 32, 150, 24, 46, 10
 MAX_PER_COLUMN = 30
 CASH, BACK = "#cash", "#victims"
+EXITS = {CASH: N_("取现"), BACK: N_("转回受害人账户")}
 
 
 @dataclass(frozen=True)
@@ -43,9 +45,13 @@ def _short(text: str) -> str:
     return text if len(text) <= 20 else text[:8] + "…" + text[-8:]
 
 
-def flow_graph(result: dict, *, link: str) -> FlowGraph:
+def flow_graph(result: dict, *, link: str, lang: str = DEFAULT) -> FlowGraph:
     """Draw ``result`` (a stored trace). ``link`` is the URL an account's node opens,
-    ending in ``account=`` (the account is appended, quoted)."""
+    ending in ``account=`` (the account is appended, quoted); the words are in ``lang``."""
+    def tr(text: str, **values) -> str:
+        return translate(text, lang, **values)
+
+
     layers: dict[str, int] = result.get("layers", {})
     stolen = {v: _fen(x) for v, x in result.get("stolen", {}).items()}
     held = {a: sum(_fen(x) for x in h.values()) for a, h in result.get("holdings", {}).items()}
@@ -73,7 +79,7 @@ def flow_graph(result: dict, *, link: str) -> FlowGraph:
         columns.append(sorted((a for a, k in layers.items() if k == n),
                               key=lambda a: (-max(through.get(a, 0), held.get(a, 0)), a)))
     columns.append([s for s in (CASH, BACK) if s in through])
-    heads = ["受害人"] + [f"第{n}层" for n in range(1, depth + 1)] + ["去向"]
+    heads = [tr("受害人")] + [tr("第{n}层", n=n) for n in range(1, depth + 1)] + [tr("去向")]
     pos: dict[str, tuple[int, int]] = {}
     hidden: dict[int, int] = {}
     for c, col in enumerate(columns):
@@ -87,10 +93,10 @@ def flow_graph(result: dict, *, link: str) -> FlowGraph:
     height = TOP + rows * ROW_H + 10
     biggest = max(flows.values(), default=1) or 1
     out = [(f'<svg class="flow" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-            f'width="{width}" height="{height}" role="img" aria-label="资金流向图">')]
+            f'width="{width}" height="{height}" role="img" aria-label="{escape(tr("资金流向图"))}">')]
     for c, head in enumerate(heads):
         x = LEFT + c * COL_W
-        more = f" (另{hidden[c]}个未画出)" if c in hidden else ""
+        more = tr(" (另{n}个未画出)", n=hidden[c]) if c in hidden else ""
         out.append(f'<text class="head" x="{x}" y="{TOP - 16}">{escape(head + more)}</text>')
     for (a, b), fen in sorted(flows.items(), key=lambda kv: kv[1]):
         if a not in pos or b not in pos:
@@ -101,22 +107,24 @@ def flow_graph(result: dict, *, link: str) -> FlowGraph:
         mid = (x1 + x2) / 2
         cls = "edge exit" if b.startswith("#") else "edge"
         out.append(f'<path class="{cls}" d="M{x1:.0f},{y1:.0f} C{mid:.0f},{y1:.0f} {mid:.0f},{y2:.0f} '
-                   f'{x2:.0f},{y2:.0f}" stroke-width="{w:.1f}"><title>{escape(_name(a))} → {escape(_name(b))}：'
-                   f'{format_fen_cn(fen)}</title></path>')
+                   f'{x2:.0f},{y2:.0f}" stroke-width="{w:.1f}"><title>{escape(_name(a, lang))} → '
+                   f'{escape(_name(b, lang))}{escape(tr("："))}{format_fen_cn(fen)}</title></path>')
     accounts = 0
     for node, (x, y) in pos.items():
         if node.startswith("V:"):
-            cls, text, sub = "node victim", node[2:], f"被骗 {format_fen_cn(stolen.get(node[2:], 0))}"
+            stole = format_fen_cn(stolen.get(node[2:], 0))
+            cls, text, sub = "node victim", node[2:], tr("被骗 {amount}", amount=stole)
         elif node in (CASH, BACK):
-            cls, text, sub = "node exit", _name(node), format_fen_cn(through.get(node, 0))
+            cls, text, sub = "node exit", _name(node, lang), format_fen_cn(through.get(node, 0))
         else:
             accounts += 1
             h = held.get(node, 0)
             cls = "node account held" if h else "node account"
             if node in planned:
                 cls += " planned"
-            text, sub = node, (f"留存 {format_fen_cn(h)}" if h else f"经手 {format_fen_cn(through.get(node, 0))}")
-        tip = f"{_name(node)}；经手 {format_fen_cn(through.get(node, 0))}"
+            text, sub = node, (tr("留存 {amount}", amount=format_fen_cn(h)) if h
+                               else tr("经手 {amount}", amount=format_fen_cn(through.get(node, 0))))
+        tip = _name(node, lang) + tr("；经手 {amount}", amount=format_fen_cn(through.get(node, 0)))
         box = (f'<rect x="{x}" y="{y}" width="{NODE_W}" height="{NODE_H}" rx="4"/>'
                f'<text x="{x + 5}" y="{y + 10}">{escape(_short(text))}</text>'
                f'<text class="sub" x="{x + 5}" y="{y + 20}">{escape(sub)}</text><title>{escape(tip)}</title>')
@@ -129,7 +137,7 @@ def flow_graph(result: dict, *, link: str) -> FlowGraph:
     return FlowGraph(Markup("".join(out)), accounts, sum(hidden.values()), depth)
 
 
-def _name(node: str) -> str:
+def _name(node: str, lang: str = DEFAULT) -> str:
     if node.startswith("V:"):
-        return "受害人 " + node[2:]
-    return {CASH: "取现", BACK: "转回受害人账户"}.get(node, node)
+        return translate("受害人 {victim}", lang, victim=node[2:])
+    return translate(EXITS[node], lang) if node in EXITS else node

@@ -1,8 +1,9 @@
 """The Chinese words people see for the codes the rest of fanzha stores.
 
 Kept apart from the templates so a code added elsewhere shows as itself (never as a
-blank) until it is given a label here, and so a later English switch has one table to
-translate.
+blank) until it is given a label here. The English of each label is in
+:data:`fanzha.web.i18n.EN`, like every other interface text; the templates' ``label()``
+shows a label in the page's language.
 """
 
 from __future__ import annotations

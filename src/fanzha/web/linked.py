@@ -42,7 +42,7 @@ def linked(case_no: str, request: Request, principal: LinkReader, session: Sessi
                can_decide=allowed(principal.role, Permission.linking_write))
     if whole:
         return page(request, session, principal, "linked.html", active="cases", **ctx)
-    return JSONResponse({"html": fragment("_linked.html", **ctx)}, headers=NO_STORE)
+    return JSONResponse({"html": fragment(request, "_linked.html", **ctx)}, headers=NO_STORE)
 
 
 def _decisions(session, principal: Principal, case_no: str) -> list[dict]:

@@ -18,7 +18,7 @@ import io
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Depends, File, Form, HTTPException, Query, UploadFile, status
+from fastapi import Depends, File, Form, HTTPException, Query, Request, UploadFile, status
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -33,13 +33,14 @@ from fanzha.roles import Permission, allowed
 from fanzha.store.models import Case, Ledger, Order, TraceResult
 from fanzha.tracing import service as tracing_service
 from fanzha.web.flow import flow_graph
+from fanzha.web.i18n import N_
 from fanzha.web.pages import NO_STORE, _load_case, _local_input, _see_other, router
 from fanzha.web.render import fragment
 
 Tracer = Annotated[Principal, Depends(require(Permission.tracing))]
 
 RULES = ("fifo", "lifo", "pro-rata", "libr")
-RULE_LABELS = {"fifo": "先进先出", "lifo": "后进先出", "pro-rata": "按比例", "libr": "最低余额"}
+RULE_LABELS = {"fifo": N_("先进先出"), "lifo": N_("后进先出"), "pro-rata": N_("按比例"), "libr": N_("最低余额")}
 HOLD_KINDS = ("stop_payment", "freeze")
 #: An account's transactions shown beside the graph (a case ledger is small; a mule's is not).
 ACCOUNT_ROWS = 200
@@ -80,7 +81,7 @@ def held_by_account(orders: list[Order]) -> dict[str, int]:
 
 
 def money_context(session: Session, principal: Principal, case: Case, orders: list[Order], *,
-                  trace_id: int | None, account: str, restitution: str) -> dict[str, Any]:
+                  trace_id: int | None, account: str, restitution: str, lang: str = "zh") -> dict[str, Any]:
     """The money section of the case page; ``None`` for a role without ``tracing:run``."""
     if not allowed(principal.role, Permission.tracing):
         return {"money": None}
@@ -105,7 +106,7 @@ def money_context(session: Session, principal: Principal, case: Case, orders: li
             by_target.setdefault(o.target, []).append(o)
         money.update(
             trace=t, result=t.result, plan=plan, held=held, orders_by_target=by_target,
-            graph=flow_graph(t.result, link=_case_url(case, trace=t.id).removesuffix("#money") + "&account="),
+            graph=flow_graph(t.result, lang=lang, link=_case_url(case, trace=t.id).removesuffix("#money") + "&account="),
             account=account_detail(session, principal, case, t, account, orders) if account else None)
         if restitution in ("traced", "pooled"):
             money["restitution"] = _restitution(session, principal, case, t, held, restitution)
@@ -150,7 +151,7 @@ def account_detail(session: Session, principal: Principal, case: Case, t: TraceR
 
 
 @router.get("/cases/{case_no}/traces/{trace_id}/account")
-def trace_account(case_no: str, trace_id: int, principal: Tracer, session: SessionDep,
+def trace_account(case_no: str, trace_id: int, request: Request, principal: Tracer, session: SessionDep,
                   account: Annotated[str, Query(min_length=1, max_length=128)]) -> JSONResponse:
     """The graph's click: an account's transactions and holds, as a part the page swaps in."""
     case = _load_case(session, principal, case_no)
@@ -162,7 +163,7 @@ def trace_account(case_no: str, trace_id: int, principal: Tracer, session: Sessi
     orders = list(session.execute(select(Order).where(Order.case_id == case.id, Order.target == account)
                                   .order_by(Order.id)).scalars())
     detail = account_detail(session, principal, case, t, account, orders)
-    return JSONResponse({"account": account, "html": fragment("_account.html", a=detail, case=case)},
+    return JSONResponse({"account": account, "html": fragment(request, "_account.html", a=detail, case=case)},
                         headers=NO_STORE)
 
 

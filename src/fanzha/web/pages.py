@@ -37,6 +37,7 @@ from fanzha.store import audit, services
 from fanzha.store.models import AuditRecord, Case, Institution, Order, Unit, User
 from fanzha.store.types import utcnow
 from fanzha.store.users import authenticate_user, create_user
+from fanzha.web.i18n import COOKIE, LANGS, N_, lang_of, translate
 from fanzha.web.labels import IDENTIFIER_KINDS, SCAM_TYPE_LABELS
 from fanzha.web.render import SHANGHAI, fragment, html, landing_path, page, request_csrf
 
@@ -60,6 +61,8 @@ INBOX_HISTORY = 30
 CASE_LIST_LIMIT = 200
 NO_STORE = {"Cache-Control": "no-store"}
 AUDIT_PAGE = 200
+#: How long the language choice is remembered.
+LANG_COOKIE_DAYS = 365
 
 
 def _see_other(path: str) -> RedirectResponse:
@@ -125,7 +128,7 @@ def login(request: Request, session: SessionDep, username: Annotated[str, Form(m
     if user is None:
         audit.record(session, actor=username, actor_kind="user", role="", action="login_failed",
                      resource="/console/login")
-        return _login_form(request, next=_safe_next(next), error="用户名或密码错误", username=username,
+        return _login_form(request, next=_safe_next(next), error=N_("用户名或密码错误"), username=username,
                            status_code=status.HTTP_401_UNAUTHORIZED)
     settings = request.app.state.settings
     token = issue_token(request.app.state.secret, user.username, user.role, settings.token_minutes)
@@ -134,6 +137,17 @@ def login(request: Request, session: SessionDep, username: Annotated[str, Form(m
     response = _see_other(_safe_next(next) or landing_path(Role(user.role)) or "/console")
     response.set_cookie(SESSION_COOKIE, token, max_age=settings.token_minutes * 60, path="/", httponly=True,
                         samesite="strict", secure=request.url.scheme == "https")
+    return response
+
+
+@router.get("/lang")
+def switch_language(request: Request, to: Annotated[str, Query(max_length=8)] = "",
+                    next: Annotated[str, Query(max_length=2048)] = "") -> Response:
+    """The header's language switch: keep the choice in a cookie and go back to the page."""
+    response = _see_other(_safe_next(next) or "/console")
+    if to in LANGS:
+        response.set_cookie(COOKIE, to, max_age=LANG_COOKIE_DAYS * 86400, path="/", httponly=True,
+                            samesite="lax", secure=request.url.scheme == "https")
     return response
 
 
@@ -206,7 +220,7 @@ def case_page(case_no: str, request: Request, principal: CaseReader, session: Se
     orders = _case_orders(session, case)
     write_audit(session, principal, "case_read", f"/console/cases/{case_no}", case_no)
     money_part = money_context(session, principal, case, orders, trace_id=trace, account=account.strip(),
-                               restitution=restitution)
+                               restitution=restitution, lang=lang_of(request))
     return page(request, session, principal, "case.html", active="cases", case=case, orders=orders,
                 t0=_first_received(case), version=_version(orders), institutions=_institutions(session),
                 can_send=allowed(principal.role, Permission.orders_send), kinds=list(OrderKind),
@@ -229,7 +243,7 @@ def case_orders_live(case_no: str, request: Request, principal: OrderReader, ses
         return JSONResponse({"version": version, "html": None}, headers=NO_STORE)
     write_audit(session, principal, "case_orders_viewed", f"/console/cases/{case_no}/live", case_no,
                 order_ids=[o.id for o in orders])
-    part = fragment("_orders.html", orders=orders, t0=_first_received(case))
+    part = fragment(request, "_orders.html", orders=orders, t0=_first_received(case))
     return JSONResponse({"version": version, "html": part}, headers=NO_STORE)
 
 
@@ -280,7 +294,8 @@ def report_submit(request: Request, principal: CaseWriter, session: SessionDep,
 
 
 @router.post("/report/preview")
-def report_preview(principal: CaseWriter, text: Annotated[str, Form(max_length=100_000)] = "") -> dict:
+def report_preview(request: Request, principal: CaseWriter,
+                   text: Annotated[str, Form(max_length=100_000)] = "") -> dict:
     """What intake will read out of the text, shown as the officer types, to confirm.
 
     Nothing is stored and nothing is looked up, so there is nothing to audit.
@@ -289,9 +304,11 @@ def report_preview(principal: CaseWriter, text: Annotated[str, Form(max_length=1
 
     found, amounts = read_text(text) if text.strip() else ([], [])
     guess = classify(text) if text.strip() else None
-    return {"identifiers": [{"kind": k, "label": IDENTIFIER_KINDS.get(k, k), "value": v} for k, v in found],
-            "amounts": amounts,
-            "scam_type": guess.scam_type if guess else None, "scam_label": guess.label if guess else None}
+    lang = lang_of(request)
+    return {"identifiers": [{"kind": k, "label": translate(IDENTIFIER_KINDS.get(k, k), lang), "value": v}
+                            for k, v in found],
+            "amounts": amounts, "scam_type": guess.scam_type if guess else None,
+            "scam_label": translate(SCAM_TYPE_LABELS.get(guess.scam_type, guess.label), lang) if guess else None}
 
 
 def _message(err: Exception) -> str:
@@ -335,7 +352,8 @@ def send_order(request: Request, principal: OrderSender, session: SessionDep,
     try:
         case = services.get_case(session, case_no.strip())
     except LookupError:
-        return _query_page(request, session, principal, form=form, error=f"没有案件 {case_no}",
+        missing = translate(N_("没有案件 {case_no}"), lang_of(request), case_no=case_no)
+        return _query_page(request, session, principal, form=form, error=missing,
                            status_code=status.HTTP_404_NOT_FOUND)
     check_case_access(session, principal, case)
     try:
@@ -388,7 +406,7 @@ def inbox_live(request: Request, principal: OrderAnswerer, session: SessionDep,
         return JSONResponse({"version": since, "html": None, "open": len(ctx["open_orders"])}, headers=NO_STORE)
     write_audit(session, principal, "inbox_viewed", "/console/inbox/live", None,
                 order_ids=[o.id for o in ctx["open_orders"] + ctx["closed_orders"]])
-    part = fragment("_inbox.html", **ctx)
+    part = fragment(request, "_inbox.html", **ctx)
     return JSONResponse({"version": ctx["version"], "html": part, "open": len(ctx["open_orders"])}, headers=NO_STORE)
 
 
@@ -405,7 +423,7 @@ def answer_order(order_id: int, principal: OrderAnswerer, session: SessionDep,
     check_order_access(session, principal, order)
     answer: dict[str, Any] | None = None
     if state == "rejected" and not note.strip():
-        return _see_other(f"/console/inbox?error={quote('拒绝须填写理由')}#order-{order_id}")
+        return _see_other(f"/console/inbox?error={quote(N_('拒绝须填写理由'))}#order-{order_id}")
     if state == "done":
         answer = {"answered_by": principal.name}
         if content.strip():

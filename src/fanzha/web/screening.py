@@ -19,6 +19,7 @@ from fanzha.api import intercept as intercept_api
 from fanzha.api.deps import Principal, SessionDep, require, write_audit
 from fanzha.errors import InputError
 from fanzha.roles import Permission
+from fanzha.web.i18n import N_
 from fanzha.web.pages import _see_other, router
 from fanzha.web.render import page
 
@@ -45,7 +46,7 @@ def intercept_page(request: Request, principal: Manager, session: SessionDep,
     entries, message = [], error
     contains = contains.strip()
     if contains and len(contains) < 3:
-        message = "包含检索至少 3 个字符"
+        message = N_("包含检索至少 3 个字符")
         contains = ""
     try:
         entries = intercept_api.search_entries(
@@ -79,7 +80,7 @@ def revoke_entry(entry_id: int, request: Request, principal: Manager, session: S
                              intercept_api.live_lists(request))
     except (InputError, ValidationError) as err:
         session.rollback()
-        return _see_other(f"/console/intercept/entries/{entry_id}?error={quote('撤销须填写理由' if isinstance(err, ValidationError) else str(err))}")
+        return _see_other(f"/console/intercept/entries/{entry_id}?error={quote(N_('撤销须填写理由') if isinstance(err, ValidationError) else str(err))}")
     return _see_other(f"/console/intercept/entries/{entry_id}")
 
 
@@ -96,7 +97,7 @@ def decide_appeal(appeal_id: int, request: Request, principal: Manager, session:
                              principal, session, intercept_api.live_lists(request))
     except ValidationError:
         session.rollback()
-        return _see_other(f"{target}{sep}error={quote('裁决须填写说明')}#appeal-{appeal_id}")
+        return _see_other(f"{target}{sep}error={quote(N_('裁决须填写说明'))}#appeal-{appeal_id}")
     except (InputError, HTTPException) as err:
         session.rollback()
         if isinstance(err, HTTPException) and err.status_code == 404:

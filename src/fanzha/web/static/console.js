@@ -5,6 +5,18 @@
   var POLL_MS = 3000;
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
 
+  /* The script's words in the page's language: say(text) reads them from the page
+   * (#console-texts, keyed by the Chinese text); a word it lacks is shown in Chinese.
+   * Placeholders such as {m} are filled from the values given. */
+  var TEXTS = {};
+  try { TEXTS = JSON.parse((document.getElementById("console-texts") || {}).textContent || "{}"); } catch (e) {}
+  function say(key, values) {
+    var out = Object.prototype.hasOwnProperty.call(TEXTS, key) ? TEXTS[key] : key;
+    return out.replace(/\{(\w+)\}/g, function (all, name) {
+      return values && values[name] !== undefined ? String(values[name]) : all;
+    });
+  }
+
   /* A live part: an element with data-live (a URL answering {version, html}) and
    * data-version. The server sends html only when the version changed. While the user
    * is typing inside it, the swap waits, so an answer being written is never lost. */
@@ -46,8 +58,8 @@
     document.querySelectorAll(".clock.running[data-since]").forEach(function (el) {
       var s = Math.floor((now - Date.parse(el.dataset.since)) / 1000);
       if (isNaN(s) || s < 0) return;
-      el.textContent = s < 3600 ? Math.floor(s / 60) + "分" + pad(s % 60) + "秒"
-        : Math.floor(s / 3600) + "小时" + pad(Math.floor((s % 3600) / 60)) + "分";
+      el.textContent = s < 3600 ? say("{m}分{s}秒", { m: Math.floor(s / 60), s: pad(s % 60) })
+        : say("{h}小时{m}分", { h: Math.floor(s / 3600), m: pad(Math.floor((s % 3600) / 60)) });
     });
   }
   if (document.querySelector(".clock.running, [data-live='/console/board/live']")) setInterval(tick, 1000);
@@ -92,7 +104,7 @@
       var any = data.scam_label || data.amounts.length || data.identifiers.length;
       dl.hidden = !any; empty.hidden = !!any;
       box.querySelector('[data-field="scam"]').textContent = data.scam_label || "—";
-      box.querySelector('[data-field="amounts"]').textContent = data.amounts.join("，") || "—";
+      box.querySelector('[data-field="amounts"]').textContent = data.amounts.join(say("，")) || "—";
       var ids = box.querySelector('[data-field="ids"]');
       ids.textContent = "";
       data.identifiers.forEach(function (i) {
