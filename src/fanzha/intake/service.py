@@ -90,6 +90,14 @@ def _zones(session: Session) -> list[routing.Zone]:
     return zones
 
 
+def _institution(session: Session, code: str) -> Institution | None:
+    """An institution by code, remembered for the session (a bulk import asks often)."""
+    known = session.info.setdefault("intake.institutions", {})
+    if code not in known:
+        known[code] = session.execute(select(Institution).where(Institution.code == code)).scalar_one_or_none()
+    return known[code]
+
+
 def _event(case: Case, kind: str, actor: str, **detail) -> None:
     case.events.append(CaseEvent(kind=kind, actor=actor, detail=detail))
 
@@ -105,7 +113,17 @@ def file_report(session: Session, inc: Incoming, *, actor: str,
     # Identifiers in the one spelling linking compares (a card with spaces is the same card).
     given = [normalise_identifier(kind, value, field=f"identifiers[{i}]")
              for i, (kind, value) in enumerate(inc.identifiers)]
+    # Each report ends with a flush, so the queries below never need one first: without
+    # autoflush a bulk import does not write its pending rows before every lookup.
+    with session.no_autoflush:
+        filed = _open_or_join(session, inc, given, actor=actor, escalation=escalation,
+                              emergency_window=emergency_window)
+    session.flush()
+    return filed
 
+
+def _open_or_join(session: Session, inc: Incoming, given: list[tuple[str, str]], *, actor: str,
+                  escalation: routing.EscalationRule, emergency_window: timedelta) -> Filed:
     # 1. The same report again: the platform's own id, or the same caller, minute and words.
     if inc.external_id:
         dup = session.execute(select(Report).where(Report.source == inc.source,
@@ -210,8 +228,7 @@ def _maybe_emergency(session: Session, case: Case, report: Report, identifiers: 
         if kind != "bank_card" or value in own:
             continue
         bank = issuer(value)
-        inst = session.execute(select(Institution).where(Institution.code == bank.bank_code)
-                               ).scalar_one_or_none() if bank else None
+        inst = _institution(session, bank.bank_code) if bank else None
         if inst is None:
             _event(case, "no_institution", "intake", account=value)
             continue
@@ -220,7 +237,7 @@ def _maybe_emergency(session: Session, case: Case, report: Report, identifiers: 
                 continue
             order, created = services.create_order(session, case=case, kind=kind_, institution=inst, target=value,
                                                    legal_basis=EMERGENCY_BASIS, created_by=actor,
-                                                   amount_fen=amount)
+                                                   amount_fen=amount, flush=False)
             if created:
                 n += 1
                 _event(case, "order_queued", "intake", order_kind=kind_, institution=inst.code, target=value)

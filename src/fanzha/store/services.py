@@ -46,7 +46,7 @@ def get_institution(session: Session, code: str) -> Institution:
 def create_order(session: Session, *, case: Case, kind: str, institution: Institution, target: str,
                  legal_basis: str, created_by: str, amount_fen: int | None = None,
                  key: str | None = None, expires_at: datetime | None = None,
-                 round_no: int = 0) -> tuple[Order, bool]:
+                 round_no: int = 0, flush: bool = True) -> tuple[Order, bool]:
     """Put an order in the outbox. The same idempotency key twice is the same order.
 
     Returns ``(order, created)``.
@@ -81,7 +81,8 @@ def create_order(session: Session, *, case: Case, kind: str, institution: Instit
     order.events.append(OrderEvent(at=now, from_state=None, to_state=order.state, actor=created_by,
                                    note="queued in the outbox"))
     session.add(order)
-    session.flush()
+    if flush:  # the caller needs the order's id now (not so a report filing many at once)
+        session.flush()
     return order, True
 
 
