@@ -29,6 +29,10 @@ automatic loop (:mod:`fanzha.gateway.loop`) chases it. Reported: the share of st
 money held, time to first and last hold per case against the bound (the chain of
 institution latencies the loop had to wait for), and their ratio. Institution time is
 not accelerated (``--speed 1``); the world is synthetic, not a day of ``fanzha sim``.
+Where the difference goes, per step of a chain (``steps``, median and p95 in ms): an
+answer received → the loop's next order written; that order written → sent; the HTTP
+round trip beyond the institution's own latency (the simulator's share included); and
+the dispatcher's start → the first orders sent.
 
 Writes ``benchmarks/out/gateway.json`` (or ``--out DIR/gateway.json``).
 """
@@ -218,7 +222,7 @@ def run_loop(n_cases: int, *, institutions: int, speed: float, database_url: str
     from fanzha.gateway.signing import Keyring
     from fanzha.gateway.simulator import institution_url
     from fanzha.store import db
-    from fanzha.store.models import Case, Institution, Order, OrderEvent, Report, Victim
+    from fanzha.store.models import Case, Institution, Order, OrderAttempt, OrderEvent, Report, Victim
 
     tmp = Path(tempfile.mkdtemp(prefix="fanzha-bench-loop-"))
     url = database_url or f"sqlite:///{tmp}/bench.db"
@@ -277,6 +281,9 @@ def run_loop(n_cases: int, *, institutions: int, speed: float, database_url: str
                                       Order.answer, Order.round_no).where(Order.case_id.in_(cases))).all()
             done_at = dict(s.execute(select(Order.idempotency_key, OrderEvent.at).join(OrderEvent)
                                      .where(OrderEvent.to_state == "done", Order.case_id.in_(cases))).all())
+            answered = s.execute(select(Order.idempotency_key, Order.created_at, OrderAttempt.started_at,
+                                        OrderAttempt.latency_ms).join(OrderAttempt)
+                                 .where(Order.case_id.in_(cases), OrderAttempt.outcome == "answered")).all()
     finally:
         proc.kill()
         proc.wait()
@@ -314,6 +321,21 @@ def run_loop(n_cases: int, *, institutions: int, speed: float, database_url: str
         bound_last.append(max(bounds))
         overs.append((max(times) - max(bounds)) * 1000)
     assert set(seen["effects"].values()) == {1}             # every request acted on once
+    # Where the time between the bound and the holds goes, per step of a chain (ms, median):
+    # the answer written and the loop's next order made; that order waiting to be sent;
+    # the HTTP round trip beyond what the institution itself took (loopback, both ends).
+    steps: dict[str, list[float]] = {"answer_to_order_ms": [], "order_to_sent_ms": [], "http_beyond_bound_ms": [],
+                                   "start_to_sent_ms": []}
+    for key, created, started, latency_ms in answered:
+        parent = after.get(key)
+        if parent and parent in done_at:
+            steps["answer_to_order_ms"].append((created - done_at[parent]).total_seconds() * 1000)
+            steps["order_to_sent_ms"].append((started - created).total_seconds() * 1000)
+        elif not parent:   # queued before the run: from the dispatcher's start
+            steps["start_to_sent_ms"].append((started - t0_utc).total_seconds() * 1000)
+        if latency_ms is not None and key in lat:
+            steps["http_beyond_bound_ms"].append(latency_ms - lat[key] * 1000)
+    breakdown = {k: {"p50": round(statistics.median(v), 1), "p95": round(_pct(v, 95), 1)} for k, v in steps.items() if v}
     return {"mode": "loop", "cases": n_cases, "orders": len(orders), "institutions": institutions, "speed": speed,
             "database": url.split(":", 1)[0], "stolen": stolen / 100, "held": held / 100,
             "held_share": round(held / stolen, 4), "layers_held": sorted(layers_held),
@@ -325,7 +347,9 @@ def run_loop(n_cases: int, *, institutions: int, speed: float, database_url: str
             "ratio_first_hold_to_bound": round(sum(first) / sum(bound_first), 3),
             "overhead_ms_median": round(statistics.median(overs), 1), "overhead_ms_p95": round(_pct(overs, 95), 1),
             "makespan_s": round(makespan, 3), "dispatcher_cpu_ms_per_order": round(cpu * 1000 / len(orders), 2),
-            "sim_held": summary["held"], "dispatcher": {"attempts": d.counters.attempts, **d.counters.by_outcome}}
+            "sim_held": summary["held"], "steps": breakdown,
+            "dispatcher": {"attempts": d.counters.attempts, "handed_over": d.counters.handed_over,
+                           **d.counters.by_outcome}}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -370,6 +394,9 @@ def main(argv: list[str] | None = None) -> dict:
               f"{r['bound_first_s_median']:>6.2f}s {r['last_hold_s_median']:>8.2f}s {r['bound_last_s_median']:>6.2f}s "
               f"{r['ratio_last_hold_to_bound']:>10.3f} {r['overhead_ms_median']:>7.1f}ms {r['overhead_ms_p95']:>6.1f}ms "
               f"{r['makespan_s']:>8.2f}s")
+    for r in loops:
+        print(f"{r['cases']:>6} cases, per step p50/p95: " + ", ".join(
+            f"{k} {v['p50']:.0f}/{v['p95']:.0f}" for k, v in r["steps"].items()))
     out = {"benchmark": "gateway", "python": sys.version.split()[0], "runs": results, "loop": loops}
     path = (args.out / "gateway.json") if args.out else OUT
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from fanzha.gateway.dispatcher import DispatchConfig, Dispatcher
-from fanzha.gateway.signing import Keyring
-from fanzha.gateway.simulator import ServerThread, institution_url
+from fanzha.gateway.simulator import ServerThread, Simulator, institution_url
 from fanzha.store import services
 from fanzha.store.db import transaction
 from fanzha.store.models import Case, Institution, Order, Report

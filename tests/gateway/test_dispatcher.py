@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 
 from sqlalchemy import select
@@ -10,7 +11,7 @@ from sqlalchemy import select
 from fanzha.gateway.dispatcher import DispatchConfig, Dispatcher
 from fanzha.gateway.signing import Keyring
 from fanzha.gateway.simulator import Faults
-from fanzha.store.models import GatewayCallback, OrderAttempt
+from fanzha.store.models import GatewayCallback, Order, OrderAttempt
 
 from gwkit import A, B, C, CODES, dispatch, orders, queue, seed  # noqa: E402
 
@@ -78,30 +79,43 @@ def test_retries_backoff_and_no_double_effect_under_faults(sessions, keys, make_
 
 
 def test_circuit_breaker_keeps_orders_queued_during_an_outage(sessions, keys, make_sim):
-    h = make_sim(by={"ICBC": Faults(latency_s=(1, 2), outages=[(0, 1.2)])})
+    icbc_faults = Faults(latency_s=(1, 2), outages=[(0, 1e9)])   # down until the test says otherwise
+    h = make_sim(by={"ICBC": icbc_faults})
     case = seed(sessions, h)
-    ids = [queue(sessions, case, "account_holder", "ICBC", A, round_no=i) for i in range(6)]
+    for i in range(6):
+        queue(sessions, case, "account_holder", "ICBC", A, round_no=i)
     queue(sessions, case, "account_holder", "ALIPAY", B)
+
+    def settled(now: list[Order]) -> bool:
+        return (all("circuit open" in (o.last_error or "") for o in now if o.institution.code == "ICBC")
+                and all(o.state == "done" for o in now if o.institution.code == "ALIPAY"))
 
     async def run():
         d = Dispatcher(sessions, keys, DispatchConfig(timeout_s=1, lease_s=5, backoff_base_s=0.02, backoff_cap_s=0.1,
                                                       breaker_failures=2, breaker_reset_s=0.3, idle_s=0.01, seed=1))
         stop = asyncio.Event()
+        t0 = time.monotonic()
         task = asyncio.create_task(d.run(stop))
-        await asyncio.sleep(0.6)
-        mid = orders(sessions)
+        mid: list[Order] = []
+        while time.monotonic() < t0 + 60:   # until the outage is on record, however slow the machine
+            await asyncio.sleep(0.05)
+            mid = orders(sessions)
+            if settled(mid):
+                break
         stop.set()
         await task
-        return d, mid
+        return d, mid, time.monotonic() - t0
 
-    d, mid = asyncio.run(run())
+    d, mid, elapsed = asyncio.run(run())
     icbc = [o for o in mid if o.institution.code == "ICBC"]
     assert all(o.state == "pending" for o in icbc)                     # queued, not failed
-    assert any("circuit open" in (o.last_error or "") for o in icbc)   # and says why
+    assert all("circuit open" in (o.last_error or "") for o in icbc)   # and each says why
     assert [o.state for o in mid if o.institution.code == "ALIPAY"] == ["done"]  # others unaffected
     sent = Counter(a.outcome for a in _attempts(sessions))
-    # the first burst (6 in flight) and a half-open trial every 0.3 s, not a retry every ~0.1 s
-    assert sent["server_error"] <= 6 + 2
+    # the first burst (6 in flight), then one half-open trial per 0.3 s at most — not a
+    # retry of every order every ~0.1 s
+    assert sent["server_error"] <= 6 + int(elapsed / 0.3) + 1
+    icbc_faults.outages = []                                           # the institution is back
     dispatch(sessions, keys, breaker_failures=2, breaker_reset_s=0.3)
     assert all(o.state == "done" for o in orders(sessions))
 
@@ -116,7 +130,10 @@ def test_callbacks_duplicates_and_late_ones_apply_once(sessions, keys, make_sim,
     final = orders(sessions)
     assert [o.state for o in final] == ["done"] * 4
     for o in final:
-        assert [e.to_state for e in o.events] == ["pending", "sent", "acknowledged", "done"]
+        # the callback may overtake the dispatcher recording the synchronous "accepted";
+        # then there is no acknowledged step (the SLA clock counts the answer instead)
+        steps = [e.to_state for e in o.events]
+        assert steps in (["pending", "sent", "acknowledged", "done"], ["pending", "sent", "done"]), steps
         assert o.answer["via"] == "callback"
     with sessions() as s:
         cbs = s.execute(select(GatewayCallback)).scalars().all()

@@ -119,3 +119,68 @@ def test_a_liaisons_answer_through_the_inbox_drives_the_loop_too(sessions):
     got = _orders(sessions)
     assert {g[:4] for g in got[1:]} == {("stop_payment", A, 1_000_000, 1), ("stop_payment", B, 3_000_000, 2),
                                         ("transaction_details", B, None, 2)}
+
+
+def test_orders_decided_while_a_dispatcher_records_are_leased_to_it_and_lapse_if_it_dies(sessions, keys):
+    """A dispatcher writing an answer gets the loop's new orders already leased to it (it
+    sends them straight after the commit, without reading the outbox). Killed before it
+    sends them, it leaves nothing stuck: the leases lapse and the orders are claimed."""
+    from datetime import timedelta
+
+    from fanzha.gateway.dispatcher import Dispatcher
+    from fanzha.store.models import Institution
+    from fanzha.store.types import utcnow
+
+    _start(sessions)
+    with transaction(sessions) as s:   # ICBC and Alipay have an API; CMB answers by hand
+        for inst in s.scalars(select(Institution)):
+            inst.api_url = f"http://127.0.0.1:9/{inst.code}" if inst.code in ("ICBC", "ALIPAY") else None
+    gone = Dispatcher(sessions, keys, name="dispatcher-killed")
+    with transaction(sessions) as s:
+        s.info[loop.LEASE_TO] = ("dispatcher-killed", utcnow() + timedelta(seconds=300), frozenset())
+        order = s.scalars(select(Order).where(Order.kind == "transaction_details", Order.target == A)).one()
+        apply_answer(order, _answer(order, A, 100, "10000.00"), actor="dispatcher-killed")
+        new = s.info.pop(loop.NEW_ORDERS)
+        s.flush()
+        jobs = gone._jobs(s, [o.id for o in new if o.leased_by == "dispatcher-killed"], utcnow())
+    assert {(j.kind, j.target) for j in jobs} == {("stop_payment", A), ("stop_payment", B),
+                                                 ("transaction_details", B)}
+    # …and it dies here, having sent nothing. Another dispatcher does not take them yet:
+    other = Dispatcher(sessions, keys, name="dispatcher-2")
+    assert other.claim([], 100) == []
+    with transaction(sessions) as s:   # the leases lapse
+        for o in s.scalars(select(Order).where(Order.leased_by == "dispatcher-killed")):
+            o.lease_until = utcnow() - timedelta(seconds=1)
+    taken = other.claim([], 100)
+    assert sorted(j.key for j in taken) == sorted(j.key for j in jobs)   # each once, none lost
+    with sessions() as s:
+        assert all(o.state == "pending" and o.leased_by == "dispatcher-2"
+                   for o in s.scalars(select(Order).where(Order.id.in_([j.order_id for j in taken]))))
+
+
+def test_answers_recorded_together_decide_as_one_after_another(sessions):
+    """Two cases' answers written in one transaction (as a dispatcher writes a batch):
+    each case gets the orders its answer alone would have made."""
+    _start(sessions)
+    seed(sessions, None, case_no="FZ20240429000002")
+    with transaction(sessions) as s:
+        case2 = services.get_case(s, "FZ20240429000002")
+        s.add(Victim(case=case2, name="受害人", account=VICTIM, loss_fen=5_000_000))
+        case2.loss_fen = 5_000_000
+        loop.start(s, case2, [(A, "ICBC", None)], actor="gateway-loop")
+    with transaction(sessions) as s:
+        s.info[loop.DEFER] = deferred = []
+        for order in s.scalars(select(Order).where(Order.kind == "transaction_details")):
+            apply_answer(order, _answer(order, A, 100, "10000.00"), actor="test")
+        del s.info[loop.DEFER]
+        assert len(deferred) == 2
+        decided = loop.on_answers(s, deferred)
+        assert len(decided) == 2
+    with sessions() as s:
+        by_case: dict[int, set] = {}
+        for o in s.scalars(select(Order).order_by(Order.id)):
+            by_case.setdefault(o.case_id, set()).add((o.kind, o.target, o.amount_fen, o.round_no))
+    assert len(by_case) == 2
+    for got in by_case.values():
+        assert got == {("transaction_details", A, None, 1), ("stop_payment", A, 1_000_000, 1),
+                       ("stop_payment", B, 3_000_000, 2), ("transaction_details", B, None, 2)}

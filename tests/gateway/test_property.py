@@ -11,7 +11,6 @@ from collections import Counter
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from fanzha.gateway.simulator import Faults
-from fanzha.store.models import Order
 
 from gwkit import A, B, C, dispatch, orders, queue, seed  # noqa: E402
 

@@ -10,7 +10,7 @@ from hypothesis import given, strategies as st
 
 from fanzha.gateway import protocol as p
 from fanzha.gateway.orders import OrderKind
-from fanzha.gateway.signing import (H_SIGNATURE, H_TIMESTAMP, PROTOCOL, Keyring, SignatureError, signed_headers,
+from fanzha.gateway.signing import (H_TIMESTAMP, PROTOCOL, Keyring, SignatureError, signed_headers,
                                     verify)
 
 NOW = 1_714_000_000.0

@@ -21,12 +21,15 @@ they are marked ``sent`` with that note and answered there.
 from __future__ import annotations
 
 import asyncio
+import collections
+import concurrent.futures
 import enum
 import os
 import random
 import secrets
 import socket
 import ssl
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -37,6 +40,7 @@ import httpx
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from fanzha.gateway import loop as loop_mod
 from fanzha.gateway import protocol as p
 from fanzha.gateway.orders import OrderState
 from fanzha.gateway.signing import Keyring, SignatureError, signed_headers, verify
@@ -151,6 +155,25 @@ class RateLimiter:
             await asyncio.sleep((1 - self.tokens) / self.rate)
 
 
+_SWITCH = {"running": 0, "saved": None}
+
+
+def _switch_interval(delta: int, wanted: float | None) -> None:
+    """Lower the GIL switch interval while any dispatcher of this process runs; put the
+    process's own back when the last one stops."""
+    if not wanted:
+        return
+    if delta > 0:
+        if _SWITCH["running"] == 0:
+            _SWITCH["saved"] = sys.getswitchinterval()
+        _SWITCH["running"] += 1
+        sys.setswitchinterval(min(_SWITCH["saved"], wanted))
+    else:
+        _SWITCH["running"] = max(_SWITCH["running"] - 1, 0)
+        if _SWITCH["running"] == 0 and _SWITCH["saved"] is not None:
+            sys.setswitchinterval(_SWITCH["saved"])
+
+
 # --- configuration and the unit of work ----------------------------------------------
 
 @dataclass
@@ -162,12 +185,18 @@ class DispatchConfig:
     lease_s: float | None = None      # default: long enough for a queued wait plus a timeout
     batch: int = 200
     idle_s: float = 0.05              # pause between claims when there is nothing to do
+    record_chunk: int = 32            # answers written per transaction (each commits, then its orders go)
     backoff_base_s: float = 0.5
     backoff_cap_s: float = 60.0
     breaker_failures: int = 5
     breaker_reset_s: float = 30.0
     answer_poll_s: float = 60.0       # ask again about an accepted order whose callback is overdue
     seed: int | None = None
+    # How long one thread may hold the GIL while another waits for it. The database
+    # thread and the event loop each give up the GIL on every system call (a statement,
+    # a send, a poll) and with Python's default 5 ms, getting it back costs up to that
+    # much each time: both threads crawl. While a dispatcher runs it uses this instead.
+    switch_interval_s: float | None = 0.0005
 
     @property
     def lease(self) -> timedelta:
@@ -229,6 +258,7 @@ class Counters:
     failed: int = 0
     expired: int = 0
     lease_lost: int = 0
+    handed_over: int = 0     # the loop's orders sent straight from the transaction that decided them
     by_outcome: dict[str, int] = field(default_factory=dict)
 
 
@@ -249,7 +279,13 @@ class Dispatcher:
         self._tasks: set[asyncio.Task] = set()
         self._opened: list[tuple[int, str]] = []  # circuits opened since the last write: (institution, why)
         self._ssl: ssl.SSLContext | None = None
-        self._recorded: asyncio.Event | None = None  # set when a batch of answers is written
+        self._recorded: asyncio.Event | None = None  # set when answers queued orders not handed over
+        # One thread does all of this dispatcher's database work, one transaction after
+        # the other: claiming and recording never wait on each other's SQLite write lock
+        # (whose busy handler sleeps), and the event loop thread never touches the database.
+        self._db: concurrent.futures.ThreadPoolExecutor | None = None
+        self._closing = False
+        self._unsent: list[int] = []  # orders leased to this dispatcher but not sent (shutting down)
 
     # claiming ------------------------------------------------------------------------
     def _lane(self, inst_id: int, max_in_flight: int | None, rate: int | None) -> InstitutionLane:
@@ -277,43 +313,51 @@ class Dispatcher:
         lease_free = or_(Order.lease_until.is_(None), Order.lease_until < now)
         due = or_(Order.next_attempt_at.is_(None), Order.next_attempt_at <= now)
         with transaction(self.sessions) as s:
-            candidates = (select(Order.id).join(Institution, Order.institution_id == Institution.id)
-                          .where(Institution.api_url.is_not(None), lease_free, due,
-                                 or_(Order.state == OrderState.pending.value,
-                                     and_(Order.state == OrderState.acknowledged.value,
-                                          Order.next_attempt_at.is_not(None))))
-                          .order_by(Order.id).limit(limit).with_for_update(skip_locked=True, of=Order))
+            self._to_inbox(s, now)
+            wanted = (select(Order.id).join(Institution, Order.institution_id == Institution.id)
+                      .where(Institution.api_url.is_not(None), lease_free, due,
+                             or_(Order.state == OrderState.pending.value,
+                                 and_(Order.state == OrderState.acknowledged.value,
+                                      Order.next_attempt_at.is_not(None)))))
             if busy:
-                candidates = candidates.where(Order.institution_id.not_in(busy))
+                wanted = wanted.where(Order.institution_id.not_in(busy))
+            # a plain read first: when nothing is due (most of the time) no write lock is taken
+            if s.execute(wanted.limit(1)).first() is None:
+                return []
+            candidates = wanted.order_by(Order.id).limit(limit).with_for_update(skip_locked=True, of=Order)
             ids = s.execute(update(Order).where(Order.id.in_(candidates.scalar_subquery()), lease_free)
                             .values(lease_until=until, leased_by=self.name).returning(Order.id)
                             .execution_options(synchronize_session=False)).scalars().all()
-            self._to_inbox(s, now)
-            if not ids:
-                return []
-            rows = s.execute(select(Order.id, Order.idempotency_key, Order.kind, Case.case_no, Order.legal_basis,
-                                    Order.target, Order.amount_fen, Order.expires_at, Order.state, Order.attempts,
-                                    Institution.id, Institution.code, Institution.api_url, Institution.timeout_ms,
-                                    Institution.max_in_flight, Institution.rate_per_minute)
-                             .join(Institution, Order.institution_id == Institution.id)
-                             .join(Case, Order.case_id == Case.id)
-                             .where(Order.id.in_(ids)).order_by(Order.id)).all()
-            jobs = []
-            for r in rows:
-                if r.state == OrderState.pending.value and r.expires_at and r.expires_at <= now:
-                    order = s.get(Order, r.id)
-                    transition(order, OrderState.failed, actor=self.name, at=now,
-                               note="expired before it could be delivered")
-                    order.lease_until = order.leased_by = None
-                    order.last_error = "expired before delivery"
-                    self.counters.expired += 1
-                    continue
-                self._lane(r[10], r.max_in_flight, r.rate_per_minute)
-                jobs.append(Job(r.id, r.idempotency_key, r.kind, r.case_no, r.legal_basis, r.target, r.amount_fen,
-                                r.expires_at, r.state, r.attempts, r[10], r.code, r.api_url or "",
-                                (r.timeout_ms / 1000) if r.timeout_ms else self.config.timeout_s))
-            self.counters.claimed += len(jobs)
-            return jobs
+            return self._jobs(s, ids, now)
+
+    def _jobs(self, s: Session, ids: list[int], now: datetime) -> list[Job]:
+        """The jobs for orders just leased to this dispatcher (orders already expired are
+        failed with that reason instead)."""
+        if not ids:
+            return []
+        rows = s.execute(select(Order.id, Order.idempotency_key, Order.kind, Case.case_no, Order.legal_basis,
+                                Order.target, Order.amount_fen, Order.expires_at, Order.state, Order.attempts,
+                                Institution.id, Institution.code, Institution.api_url, Institution.timeout_ms,
+                                Institution.max_in_flight, Institution.rate_per_minute)
+                         .join(Institution, Order.institution_id == Institution.id)
+                         .join(Case, Order.case_id == Case.id)
+                         .where(Order.id.in_(ids)).order_by(Order.id)).all()
+        jobs = []
+        for r in rows:
+            if r.state == OrderState.pending.value and r.expires_at and r.expires_at <= now:
+                order = s.get(Order, r.id)
+                transition(order, OrderState.failed, actor=self.name, at=now,
+                           note="expired before it could be delivered")
+                order.lease_until = order.leased_by = None
+                order.last_error = "expired before delivery"
+                self.counters.expired += 1
+                continue
+            self._lane(r[10], r.max_in_flight, r.rate_per_minute)
+            jobs.append(Job(r.id, r.idempotency_key, r.kind, r.case_no, r.legal_basis, r.target, r.amount_fen,
+                            r.expires_at, r.state, r.attempts, r[10], r.code, r.api_url or "",
+                            (r.timeout_ms / 1000) if r.timeout_ms else self.config.timeout_s))
+        self.counters.claimed += len(jobs)
+        return jobs
 
     def _to_inbox(self, s: Session, now: datetime) -> None:
         """Pending orders for institutions that answer by hand: into the liaison's inbox."""
@@ -321,9 +365,12 @@ class Dispatcher:
                         .where(Institution.api_url.is_(None), Order.state == OrderState.pending.value,
                                or_(Order.lease_until.is_(None), Order.lease_until < now))
                         .limit(self.config.batch).with_for_update(skip_locked=True, of=Order)).scalars().all()
+        if ids:
+            write_lock(s)
         for oid in ids:
             order = lock_order(s, oid)
-            if order is None or order.state != OrderState.pending.value:
+            if order is None or order.state != OrderState.pending.value or (
+                    order.lease_until is not None and order.lease_until >= now):
                 continue
             transition(order, OrderState.sent, actor=self.name, at=now,
                        note=f"to the liaison inbox of {order.institution.code} (no API)")
@@ -411,16 +458,21 @@ class Dispatcher:
         return res
 
     # recording -------------------------------------------------------------------------
-    def record(self, results: list[Result]) -> None:
-        """Write a batch of attempts and their consequences in one transaction."""
+    def record(self, results: list[Result], busy: list[int] | tuple[int, ...] = ()) -> tuple[list[Job], int]:
+        """Write a batch of attempts and their consequences in one transaction.
+
+        Orders the automatic loop decides on these answers are written in the same
+        transaction already leased to this dispatcher (for institutions with an API and
+        not ``busy``); returned are their jobs, to send as soon as the transaction has
+        committed — a crash before that lets the leases lapse and the orders are sent by
+        whoever claims them next — and how many new orders were left to the outbox.
+        """
         now = utcnow()
         with transaction(self.sessions) as s:
             write_lock(s)
-            for inst_id, why in self._opened:
-                s.execute(update(Order).where(Order.institution_id == inst_id,
-                                              Order.state == OrderState.pending.value)
-                          .values(last_error=why).execution_options(synchronize_session=False))
-            self._opened.clear()
+            s.info[loop_mod.LEASE_TO] = (self.name, now + self.config.lease, frozenset(busy))
+            s.info[loop_mod.DEFER] = deferred = []
+            opened, self._opened = self._opened, []
             ids = sorted({r.job.order_id for r in results})
             loaded = {o.id: o for o in s.execute(select(Order).where(Order.id.in_(ids)).order_by(Order.id)
                                                  .with_for_update().execution_options(populate_existing=True)
@@ -429,6 +481,19 @@ class Dispatcher:
                 order = loaded.get(res.job.order_id)
                 if order is not None:
                     self._record_one(s, order, res, now)
+            del s.info[loop_mod.DEFER]
+            # after the attempts' own notes, so the reason they wait stays on every queued order
+            for inst_id, why in opened:
+                s.execute(update(Order).where(Order.institution_id == inst_id,
+                                              Order.state == OrderState.pending.value)
+                          .values(last_error=why).execution_options(synchronize_session=False))
+            loop_mod.on_answers(s, deferred)   # the loop's next step, for every answer of the batch
+            new = s.info.pop(loop_mod.NEW_ORDERS, [])
+            s.flush()
+            ids = [o.id for o in new if o.leased_by == self.name]
+            jobs = self._jobs(s, ids, now)
+            self.counters.handed_over += len(jobs)
+            return jobs, len(new) - len(ids)
 
     def _record_one(self, s: Session, order: Order, res: Result, now: datetime) -> None:
         job = res.job
@@ -488,24 +553,61 @@ class Dispatcher:
         else:
             order.next_attempt_at = None  # an acknowledged order: stop asking, it stays acknowledged
 
+    async def _in_db(self, fn, *args):
+        """Run ``fn(*args)`` on this dispatcher's database thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._db, fn, *args)
+
+    def _spawn(self, jobs: list[Job]) -> None:
+        for job in jobs:
+            self.lanes[job.institution_id].queued += 1
+            t = asyncio.create_task(self._send(job))
+            self._tasks.add(t)
+            t.add_done_callback(self._tasks.discard)
+
     async def _writer(self) -> None:
+        """Write results as they come, a few at a time: each transaction small, so the
+        orders an answer makes leave as soon as it is written, not after a long batch.
+
+        Answers that move the automatic loop on (transaction details) go first: the
+        loop's next orders wait on them. Everything else — a hold confirmed, a retry
+        to schedule — is written when there is none, more at a time: its times were
+        taken when it happened, and nothing waits on it being written down.
+        """
         assert self._results is not None
+        first: collections.deque[Result] = collections.deque()
+        rest: collections.deque[Result] = collections.deque()
+
+        def take(r: Result) -> None:
+            (first if r.outcome == Outcome.answered and r.job.kind == "transaction_details" else rest).append(r)
+
         while True:
-            batch = [await self._results.get()]
-            while not self._results.empty() and len(batch) < 500:
-                batch.append(self._results.get_nowait())
+            if not first and not rest:
+                take(await self._results.get())
+            while not self._results.empty():
+                take(self._results.get_nowait())
+            src, n = (first, self.config.record_chunk) if first else (rest, 4 * self.config.record_chunk)
+            batch = [src.popleft() for _ in range(min(n, len(src)))]
             try:
-                await asyncio.to_thread(self.record, batch)
+                jobs, left = await self._in_db(self.record, batch, self._busy())
+                if self._closing:
+                    self._unsent.extend(j.order_id for j in jobs)
+                else:
+                    self._spawn(jobs)
+                if left and self._recorded is not None:
+                    self._recorded.set()   # new orders not handed over: claim them now
             except Exception as err:  # the database blinked: leases lapse, orders are resent
                 self.counters.by_outcome["record_error"] = self.counters.by_outcome.get("record_error", 0) + 1
                 self._last_error = repr(err)
             finally:
                 for _ in batch:
                     self._results.task_done()
-                # answered transaction-details queries may have queued the loop's next orders: claim now
-                if self._recorded is not None and any(r.outcome == Outcome.answered and r.job.kind == "transaction_details"
-                                                      for r in batch):
-                    self._recorded.set()
+
+    def _release(self, ids: list[int]) -> None:
+        """Give back the leases of orders handed over but never sent (shutting down)."""
+        with transaction(self.sessions) as s:
+            s.execute(update(Order).where(Order.id.in_(ids), Order.leased_by == self.name,
+                                          Order.state == OrderState.pending.value)
+                      .values(lease_until=None, leased_by=None).execution_options(synchronize_session=False))
 
     # the loop --------------------------------------------------------------------------
     def unsettled(self) -> int:
@@ -523,38 +625,50 @@ class Dispatcher:
         stop = stop or asyncio.Event()
         self._results = asyncio.Queue()
         self._recorded = asyncio.Event()
+        self._closing, self._unsent = False, []
+        self._db = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="dispatcher-db")
+        _switch_interval(+1, self.config.switch_interval_s)
         end = time.monotonic() + deadline_s if deadline_s else None
+        warm = None
         try:
             writer = asyncio.create_task(self._writer())
             try:
                 while not stop.is_set() and (end is None or time.monotonic() < end):
                     room = self.config.batch - sum(l.queued for l in self.lanes.values())
-                    jobs = await asyncio.to_thread(self.claim, self._busy(), max(room, 0)) if room > 0 else []
-                    for job in jobs:
-                        self.lanes[job.institution_id].queued += 1
-                        t = asyncio.create_task(self._send(job))
-                        self._tasks.add(t)
-                        t.add_done_callback(self._tasks.discard)
+                    jobs = await self._in_db(self.claim, self._busy(), max(room, 0)) if room > 0 else []
+                    self._spawn(jobs)
+                    if warm is None:  # the tracer's first run is slow: have it while the first requests are out
+                        warm = asyncio.ensure_future(self._in_db(loop_mod.warm_up))
                     if jobs:
                         await asyncio.sleep(0)
                         continue
                     if until_settled and not self._tasks and self._results.empty():
                         await self._results.join()
-                        if await asyncio.to_thread(self.unsettled) == 0:
+                        if await self._in_db(self.unsettled) == 0:
                             break
                     await self._wait(stop)
             finally:
+                self._closing = True
                 for t in list(self._tasks):
                     t.cancel()
                 await asyncio.gather(*self._tasks, return_exceptions=True)
                 await self._results.join()
                 writer.cancel()
                 await asyncio.gather(writer, return_exceptions=True)
+                if self._unsent:
+                    try:
+                        await self._in_db(self._release, self._unsent)
+                    except Exception as err:  # the leases lapse by themselves
+                        self._last_error = repr(err)
         finally:
             for lane in self.lanes.values():
                 if lane.client is not None:
                     await lane.client.aclose()
                     lane.client = None
+            if warm is not None:
+                await asyncio.gather(warm, return_exceptions=True)
+            self._db.shutdown(wait=True)
+            _switch_interval(-1, self.config.switch_interval_s)
         return self.counters
 
     async def _wait(self, stop: asyncio.Event) -> None:

@@ -31,8 +31,6 @@ same thing twice — a replayed answer, a duplicate callback — makes no new or
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -231,16 +229,14 @@ def victim_payments(facts: CaseFacts, rows: list[dict], policy: LoopPolicy) -> l
 def _trace(rows: list[dict], victims: list[tuple[str, str]], inst: dict[str, str], opening: dict[str, int],
            policy: LoopPolicy, now: datetime):
     """Trace the working ledger with fanzha.tracing; returns (trace, freeze plan)."""
-    out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
-    w.writerow(["txn_id", "timestamp", "from_account", "to_account", "amount", "from_institution",
-                "to_institution"])
-    for r in rows:
-        ts = _ts(r["timestamp"])
-        w.writerow([r["txn_id"], ts.isoformat(), r.get("from_account") or "", r.get("to_account") or "",
-                    format_fen(r["amount_fen"]), inst.get(r.get("from_account") or "", ""),
-                    inst.get(r.get("to_account") or "", "")])
-    led = ledger_mod.read_ledger_text(out.getvalue(), name="working-ledger")
+    # The rows go to the tracer's exact reader as already-split records (the same checks
+    # as a CSV file's, without writing one to disk and parsing it back for every answer).
+    led = ledger_mod.read_ledger_rows(
+        ((n + 2, {"txn_id": str(r["txn_id"]), "timestamp": _ts(r["timestamp"]).isoformat(),
+                  "from_account": r.get("from_account") or "", "to_account": r.get("to_account") or "",
+                  "amount": format_fen(r["amount_fen"]), "from_institution": inst.get(r.get("from_account") or "", ""),
+                  "to_institution": inst.get(r.get("to_account") or "", "")}) for n, r in enumerate(rows)),
+        "working-ledger", "line")
     accts = ledger_mod.Accounts({a: f for a, f in opening.items()}, {a: i for a, i in inst.items() if i}, {})
     vrows = [ledger_mod.VictimRow(v, t, n + 2) for n, (v, t) in enumerate(victims)]
     loaded = Loaded(build_index(led, accts), resolve_victims(led, vrows, name="victims"))
@@ -321,6 +317,18 @@ def decide(facts: CaseFacts, *, now: datetime | None = None, policy: LoopPolicy 
     return d
 
 
+def warm_up() -> None:
+    """Trace a two-row ledger once: the tracer's first run loads what it loads lazily
+    (pyarrow brings in pandas — most of a second), which must not fall on the first
+    batch of real answers. A dispatcher calls this while its first requests are out."""
+    t = datetime(2024, 1, 1, tzinfo=UTC)
+    rows = ({"txn_id": "w1", "timestamp": t.isoformat(), "from_account": "v", "to_account": "a", "amount": "2.00"},
+            {"txn_id": "w2", "timestamp": (t + timedelta(minutes=1)).isoformat(), "from_account": "a",
+             "to_account": "b", "amount": "1.00", "to_institution": "X"})
+    decide(CaseFacts("warm-up", (("a", "X"),), frozenset({"v"}), 200, None, None,
+                     (Statement("a", "X", 100, t + timedelta(minutes=2), rows),), (), True), now=t)
+
+
 def check_decision(facts: CaseFacts, d: Decision) -> None:
     """The invariants, for tests: no account asked to hold more than the plan's victims'
     money there; no key twice; nothing already placed asked again."""
@@ -336,6 +344,8 @@ def check_decision(facts: CaseFacts, d: Decision) -> None:
 # --- the store layer ----------------------------------------------------------------------
 
 def _placed_from(order, code: str) -> Placed:
+    """``order``: an Order, or a row with its columns (kind, target, state, amount_fen,
+    answer, idempotency_key, round_no)."""
     held = None
     if order.kind in HOLD_KINDS and order.state == OrderState.done.value and order.answer:
         res = (order.answer or {}).get("result") or {}
@@ -346,84 +356,188 @@ def _placed_from(order, code: str) -> Placed:
 
 
 def facts_for(session, case) -> CaseFacts:
-    """Everything the loop knows about ``case``: two queries (orders, report and victims)."""
+    """Everything the loop knows about ``case``: three small queries (orders, report,
+    victims)."""
+    return facts_for_many(session, [case])[case.id]
+
+
+def facts_for_many(session, cases) -> dict[int, CaseFacts]:
+    """:func:`facts_for` of several cases at once, with the same three queries (columns
+    only: no ORM objects to build for what is only read)."""
     from sqlalchemy import func, select
 
     from fanzha.store.models import Institution, Order, Report, Victim
 
-    rows = session.execute(select(Order, Institution.code).join(Institution, Order.institution_id == Institution.id)
-                           .where(Order.case_id == case.id, Order.kind.in_((TD, *HOLD_KINDS)))
+    ids = [c.id for c in cases]
+    rows = session.execute(select(Order.case_id, Order.kind, Order.target, Order.state, Order.amount_fen,
+                                  Order.answer, Order.idempotency_key, Order.round_no, Order.request, Institution.code)
+                           .join(Institution, Order.institution_id == Institution.id)
+                           .where(Order.case_id.in_(ids), Order.kind.in_((TD, *HOLD_KINDS)))
                            .order_by(Order.id)).all()
-    placed, statements, layer1 = [], [], []
-    started = False
-    for order, code in rows:
-        started = started or "loop" in (order.request or {})
-        placed.append(_placed_from(order, code))
-        if order.kind == TD and (order.round_no or 0) <= 1 and (order.target, code) not in layer1:
-            layer1.append((order.target, code))
-        if order.kind == TD and order.state == OrderState.done.value and order.answer:
-            res = (order.answer or {}).get("result") or {}
-            if res.get("rows") is None:
-                continue
-            statements.append(Statement(order.target, res.get("institution") or code,
-                                        parse_yuan(str(res.get("balance") or "0"), allow_zero=True),
-                                        _ts(res.get("as_of") or order.answer.get("answered_at")),
-                                        tuple(res["rows"]), order.idempotency_key, max(order.round_no or 1, 1)))
-    rep = session.execute(select(func.min(Report.received_at), func.max(Report.paid_at))
-                          .where(Report.case_id == case.id)).one()
-    victims = frozenset(a for (a,) in session.execute(select(Victim.account).where(Victim.case_id == case.id))
-                        if a)
-    # a report with a recent payment (intake marks the case an emergency) starts it too
-    started = started or bool(case.emergency and rep[1] is not None)
-    return CaseFacts(case.case_no, tuple(layer1), victims, case.loss_fen or 0, rep[1], rep[0],
-                     tuple(statements), tuple(placed), started)
+    by_case: dict[int, list] = {i: [] for i in ids}
+    for r in rows:
+        by_case[r.case_id].append(r)
+    reps = {r[0]: (r[1], r[2]) for r in session.execute(
+        select(Report.case_id, func.min(Report.received_at), func.max(Report.paid_at))
+        .where(Report.case_id.in_(ids)).group_by(Report.case_id))}
+    victims: dict[int, set[str]] = {i: set() for i in ids}
+    for cid, acct in session.execute(select(Victim.case_id, Victim.account).where(Victim.case_id.in_(ids))):
+        if acct:
+            victims[cid].add(acct)
+    out = {}
+    for case in cases:
+        placed, statements, layer1 = [], [], []
+        started = False
+        for order in by_case[case.id]:
+            code = order.code
+            started = started or "loop" in (order.request or {})
+            placed.append(_placed_from(order, code))
+            if order.kind == TD and (order.round_no or 0) <= 1 and (order.target, code) not in layer1:
+                layer1.append((order.target, code))
+            if order.kind == TD and order.state == OrderState.done.value and order.answer:
+                res = (order.answer or {}).get("result") or {}
+                if res.get("rows") is None:
+                    continue
+                statements.append(Statement(order.target, res.get("institution") or code,
+                                            parse_yuan(str(res.get("balance") or "0"), allow_zero=True),
+                                            _ts(res.get("as_of") or order.answer.get("answered_at")),
+                                            tuple(res["rows"]), order.idempotency_key, max(order.round_no or 1, 1)))
+        received, paid = reps.get(case.id, (None, None))
+        # a report with a recent payment (intake marks the case an emergency) starts it too
+        started = started or bool(case.emergency and paid is not None)
+        out[case.id] = CaseFacts(case.case_no, tuple(layer1), frozenset(victims[case.id]), case.loss_fen or 0, paid,
+                                 received, tuple(statements), tuple(placed), started)
+    return out
+
+
+#: ``session.info`` keys. A dispatcher recording answers sets ``LEASE_TO`` to
+#: ``(dispatcher name, lease until, institution ids not to lease)``: the loop's new
+#: orders are then written already leased to it (for institutions with an API), so it
+#: sends them straight after the commit instead of reading them back from the outbox.
+#: Every order the loop writes in the session is listed under ``NEW_ORDERS``. With
+#: ``DEFER`` set to a list, answers recorded in the session are put there and the
+#: loop's step for all of them is taken at once by :func:`on_answers`.
+LEASE_TO = "gateway_loop_lease_to"
+NEW_ORDERS = "gateway_loop_new_orders"
+DEFER = "gateway_loop_defer"
+
+
+def _create_orders(session, todo: list[tuple[Any, NewOrder, Any, str | None]], *, actor: str) -> list:
+    """Queue ``todo`` (each a case, a decided order, its institution and the answer that
+    decided it) in one go: one query for the keys already used, and the caller's flush
+    writes every order and its first event in a statement or two.
+
+    The same checks and the same record as :func:`fanzha.store.services.create_order`
+    (which makes one order, with a query and a flush each): an existing key is the same
+    order again (nothing new), or an error when it names a different order.
+    """
+    from sqlalchemy import select
+
+    from fanzha.errors import InputError
+    from fanzha.gateway.orders import MONEY_ORDERS, OrderKind
+    from fanzha.store.models import Order, OrderEvent
+    from fanzha.store.types import utcnow
+
+    if not todo:
+        return []
+    keys = sorted({o.key for _, o, _, _ in todo})
+    existing = {r.idempotency_key: r for r in session.execute(
+        select(Order.idempotency_key, Order.case_id, Order.kind, Order.target, Order.institution_id, Order.amount_fen)
+        .where(Order.idempotency_key.in_(keys)))}
+    lease = session.info.get(LEASE_TO)
+    now = utcnow()
+    made, seen = [], set()
+    for case, o, inst, after in todo:
+        kind = OrderKind(o.kind)
+        if kind in MONEY_ORDERS and not o.amount_fen:
+            raise InputError(f"a {kind.value} order needs an amount", field="amount")
+        if kind not in MONEY_ORDERS and o.amount_fen is not None:
+            raise InputError(f"a {kind.value} order takes no amount", field="amount")
+        ex = existing.get(o.key)
+        if ex is not None:
+            if not (ex.case_id == case.id and ex.kind == kind.value and ex.target == o.account
+                    and ex.institution_id == inst.id and ex.amount_fen == o.amount_fen):
+                raise InputError("idempotency key already used for a different order", field="idempotency_key")
+            continue
+        if o.key in seen:
+            continue
+        seen.add(o.key)
+        basis = o.legal_basis or _basis(o.kind)
+        order = Order(case=case, kind=kind.value, institution=inst, target=o.account,
+                      amount_fen=o.amount_fen, legal_basis=basis, idempotency_key=o.key,
+                      state=OrderState.pending.value, created_by=actor, created_at=now, updated_at=now,
+                      expires_at=o.expires_at, round_no=o.layer, attempts=0,
+                      request={"case_no": case.case_no, "kind": kind.value, "institution": inst.code,
+                               "target": o.account, "amount_fen": o.amount_fen, "legal_basis": basis,
+                               "loop": {"layer": o.layer, "after": after, "reason": o.reason}})
+        if lease is not None and inst.api_url and inst.id not in lease[2]:
+            order.leased_by, order.lease_until = lease[0], lease[1]
+        order.events.append(OrderEvent(at=now, from_state=None, to_state=order.state, actor=actor,
+                                       note="queued in the outbox"))
+        made.append(order)
+    session.add_all(made)
+    return made
 
 
 def apply_decision(session, case, decision: Decision, *, after: str | None = None, actor: str = ACTOR) -> list:
     """Queue the decision's orders (in the caller's transaction) and note it on the case."""
+    return _apply_decisions(session, [(case, decision, after)], actor=actor).get(case.id, [])
+
+
+def _apply_decisions(session, decided: list[tuple[Any, Decision, str | None]], *, actor: str = ACTOR) -> dict:
+    """:func:`apply_decision` for several cases' decisions: one query for the
+    institutions, one for the keys already used, one flush for every order, event and
+    note. Returns the orders made, by case id."""
     from sqlalchemy import select
 
-    from fanzha.store import services
     from fanzha.store.models import CaseEvent, Institution
 
-    if not decision.orders and not decision.skipped:
-        return []
-    codes = {o.institution for o in decision.orders}
-    insts = {i.code: i for i in session.execute(select(Institution).where(Institution.code.in_(codes))).scalars()}
-    made = []
-    for o in decision.orders:
-        inst = insts.get(o.institution)
-        if inst is None:
-            decision.skipped.append((o.account, f"institution {o.institution} not connected"))
-            continue
-        order, created = services.create_order(
-            session, case=case, kind=o.kind, institution=inst, target=o.account, amount_fen=o.amount_fen,
-            legal_basis=o.legal_basis or _basis(o.kind), created_by=actor, key=o.key, expires_at=o.expires_at,
-            round_no=o.layer)
-        if created:
-            order.request = {**(order.request or {}), "loop": {"layer": o.layer, "after": after, "reason": o.reason}}
-            made.append(order)
-    if made or decision.skipped:
-        session.add(CaseEvent(case_id=case.id, kind="loop", actor=actor, detail={
-            "after": after, "orders": [{"kind": o.kind, "account": o.target, "amount_fen": o.amount_fen,
-                                        "layer": o.round_no} for o in made],
-            "untraced": format_fen(sum(decision.untraced.values())), "unheld": format_fen(sum(decision.unheld.values())),
-            "skipped": [{"account": a, "reason": r} for a, r in decision.skipped][:50]}))
-        session.flush()
-    return made
+    decided = [(c, d, a) for c, d, a in decided if d.orders or d.skipped]
+    if not decided:
+        return {}
+    codes = sorted({o.institution for _, d, _ in decided for o in d.orders})
+    insts = {i.code: i for i in session.execute(select(Institution).where(Institution.code.in_(codes))).scalars()} \
+        if codes else {}
+    todo = []
+    for case, decision, after in decided:
+        for o in decision.orders:
+            inst = insts.get(o.institution)
+            if inst is None:
+                decision.skipped.append((o.account, f"institution {o.institution} not connected"))
+                continue
+            todo.append((case, o, inst, after))
+    made = _create_orders(session, todo, actor=actor)
+    by_case: dict[int, list] = {}
+    for order in made:
+        by_case.setdefault(order.case.id, []).append(order)
+    for case, decision, after in decided:
+        mine = by_case.get(case.id, [])
+        if mine or decision.skipped:
+            session.add(CaseEvent(case_id=case.id, kind="loop", actor=actor, detail={
+                "after": after, "orders": [{"kind": o.kind, "account": o.target, "amount_fen": o.amount_fen,
+                                            "layer": o.round_no} for o in mine],
+                "untraced": format_fen(sum(decision.untraced.values())),
+                "unheld": format_fen(sum(decision.unheld.values())),
+                "skipped": [{"account": a, "reason": r} for a, r in decision.skipped][:50]}))
+    session.flush()   # one flush: the orders (their ids back in one statement), then their events
+    if made:
+        session.info.setdefault(NEW_ORDERS, []).extend(made)
+    return by_case
 
 
 def _basis(kind: str) -> str:
     return LEGAL_BASIS.get(kind) or LEGAL_BASIS["stop_payment"]
 
 
-def _lock_case(session, case_id: int):
+def _lock_cases(session, case_ids):
+    """Lock the cases' rows (in id order, so two writers never wait on each other in a
+    circle) and read them afresh."""
     from sqlalchemy import select
 
     from fanzha.store.models import Case
 
-    return session.execute(select(Case).where(Case.id == case_id).with_for_update()
-                           .execution_options(populate_existing=True)).scalar_one()
+    return list(session.execute(select(Case).where(Case.id.in_(sorted(set(case_ids)))).order_by(Case.id)
+                                .with_for_update().execution_options(populate_existing=True)).scalars())
 
 
 def on_answer(session, order, *, policy: LoopPolicy | None = None) -> Decision | None:
@@ -435,25 +549,41 @@ def on_answer(session, order, *, policy: LoopPolicy | None = None) -> Decision |
     transaction. The case row is locked first, so two answers of one case arriving at
     once decide one after the other, each seeing the other's orders.
     """
-    if order.kind != TD or order.state != OrderState.done.value:
-        return None
-    case = _lock_case(session, order.case_id)
-    if case.status != "open":
-        return None
-    session.flush()
-    facts = facts_for(session, case)
-    if not facts.started:   # queries sent by hand on a case the loop does not run for
-        return None
-    try:
-        decision = decide(facts, policy=policy)
-    except Exception as err:  # a statement the tracer refuses: note it, keep the answer
-        from fanzha.store.models import CaseEvent
+    return on_answers(session, [order], policy=policy).get(order.case_id)
 
-        session.add(CaseEvent(case_id=case.id, kind="loop_error", actor=ACTOR,
-                              detail={"after": order.idempotency_key, "error": f"{type(err).__name__}: {err}"[:1000]}))
-        return None
-    apply_decision(session, case, decision, after=order.idempotency_key)
-    return decision
+
+def on_answers(session, orders, *, policy: LoopPolicy | None = None) -> dict[int, Decision]:
+    """:func:`on_answer` for answers recorded together (a dispatcher writes them a few at
+    a time): the cases locked in one statement, their facts read in three, one decision
+    per case from everything it knows now (answers of one case in the batch decide once
+    together, ``after`` the last of them), the orders written in one flush.
+    """
+    from fanzha.store.models import CaseEvent
+
+    answered = [o for o in orders if o.kind == TD and o.state == OrderState.done.value]
+    if not answered:
+        return {}
+    cases = [c for c in _lock_cases(session, [o.case_id for o in answered]) if c.status == "open"]
+    if not cases:
+        return {}
+    session.flush()
+    last = {o.case_id: o.idempotency_key for o in answered}
+    facts = facts_for_many(session, cases)
+    decided, out = [], {}
+    for case in cases:
+        f = facts[case.id]
+        if not f.started:   # queries sent by hand on a case the loop does not run for
+            continue
+        try:
+            decision = decide(f, policy=policy)
+        except Exception as err:  # a statement the tracer refuses: note it, keep the answer
+            session.add(CaseEvent(case_id=case.id, kind="loop_error", actor=ACTOR,
+                                  detail={"after": last[case.id], "error": f"{type(err).__name__}: {err}"[:1000]}))
+            continue
+        decided.append((case, decision, last[case.id]))
+        out[case.id] = decision
+    _apply_decisions(session, decided)
+    return out
 
 
 def start(session, case, receiving: list[tuple[str, str, int | None]], *, actor: str = ACTOR,
@@ -498,5 +628,6 @@ def status(session, case) -> dict[str, Any]:
 
 
 __all__ = ["ACTOR", "CaseFacts", "Decision", "LoopPolicy", "NewOrder", "Placed", "Statement", "apply_decision",
-           "check_decision", "decide", "facts_for", "hold_key", "on_answer", "query_key", "start", "status",
+           "check_decision", "decide", "facts_for", "facts_for_many", "hold_key", "on_answer", "on_answers",
+           "query_key", "start", "status",
            "victim_payments", "working_ledger"]

@@ -240,7 +240,7 @@ class _Interner:
 
 def _read_ledger_exact(path: str | Path, name: str) -> Ledger:
     with _open_text(path) as fh:
-        return _read_ledger_rows(_records(fh, name, LEDGER_REQUIRED), name, unit="line")
+        return read_ledger_rows(_records(fh, name, LEDGER_REQUIRED), name, unit="line")
 
 
 # ---------------------------------------------------------------------------
@@ -502,7 +502,7 @@ def _read_ledger_parquet(path: Path, name: str) -> Ledger:
         pass
     # Find the first bad row with the exact rules; Parquet has rows, not lines.
     cols = list(LEDGER_REQUIRED) + [c for c in ("from_institution", "to_institution") if c in present]
-    return _read_ledger_rows(_parquet_rows({c: get(c) for c in cols}), name, unit="row")
+    return read_ledger_rows(_parquet_rows({c: get(c) for c in cols}), name, unit="row")
 
 
 def _parquet_rows(data: dict[str, pa.ChunkedArray]) -> Iterator[tuple[int, dict[str, str]]]:
@@ -514,8 +514,9 @@ def _parquet_rows(data: dict[str, pa.ChunkedArray]) -> Iterator[tuple[int, dict[
             yield start + k + 1, {c: chunk[c][k] for c in chunk}
 
 
-def _read_ledger_rows(rows: Iterator[tuple[int, dict[str, str]]], name: str, unit: str) -> Ledger:
-    """The exact rules over already-split rows (CSV lines, or Parquet rows)."""
+def read_ledger_rows(rows: Iterator[tuple[int, dict[str, str]]], name: str, unit: str) -> Ledger:
+    """A ledger from already-split rows ``(line, {column: text})`` — CSV lines, Parquet
+    rows, or rows in memory — under the exact rules of the CSV reader."""
     ids, ts, payer, payee, amount, lines = [], [], [], [], [], []
     seen: dict[str, int] = {}
     acc = _Interner()
