@@ -87,6 +87,16 @@ def serve_sim(n_cases: int, institutions: int, speed: float, seed: int, keys_fil
         time.sleep(3600)
 
 
+def _wait_for_sim(proc: subprocess.Popen, port_file: Path) -> str:
+    """The simulator subprocess's base URL, once it has written its port."""
+    deadline = time.monotonic() + 60
+    while not port_file.exists() or not port_file.read_text():
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise RuntimeError("the simulator did not start")
+        time.sleep(0.05)
+    return f"http://127.0.0.1:{port_file.read_text()}"
+
+
 def run_once(n_cases: int, *, institutions: int, speed: float, database_url: str | None, seed: int) -> dict:
     import httpx
 
@@ -110,12 +120,7 @@ def run_once(n_cases: int, *, institutions: int, speed: float, database_url: str
                              str(seed), str(tmp / "keys.json"), str(tmp / "port")])
     tag = f"{n_cases}-{seed}-{int(time.time() * 1000) % 10**8}"
     try:
-        deadline = time.monotonic() + 60
-        while not (tmp / "port").exists() or not (tmp / "port").read_text():
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("the simulator did not start")
-            time.sleep(0.05)
-        base = f"http://127.0.0.1:{(tmp / 'port').read_text()}"
+        base = _wait_for_sim(proc, tmp / "port")
         with db.transaction(sessions) as s:
             insts = {}
             for c in codes:
@@ -236,12 +241,7 @@ def run_loop(n_cases: int, *, institutions: int, speed: float, database_url: str
                              str(seed), str(tmp / "keys.json"), str(tmp / "port"), "loop"])
     tag = f"L{n_cases}-{int(time.time() * 1000) % 10**8}"
     try:
-        deadline = time.monotonic() + 60
-        while not (tmp / "port").exists() or not (tmp / "port").read_text():
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("the simulator did not start")
-            time.sleep(0.05)
-        base = f"http://127.0.0.1:{(tmp / 'port').read_text()}"
+        base = _wait_for_sim(proc, tmp / "port")
         with db.transaction(sessions) as s:
             for c in codes:
                 inst = s.execute(select(Institution).where(Institution.code == c)).scalar_one_or_none()
