@@ -288,6 +288,39 @@ def http_client(base: str, key: str, queryfile: str, batch: int, connections: in
             "http_urls_blocked": sum(blocked)}
 
 
+def _wrk(base: str, key: str, queryfile: str, batch: int, connections: int, workdir: Path,
+         seconds: int = 10) -> dict:
+    """The same batches sent by ``wrk`` (Debian's package), a load generator in C that
+    leaves the server the CPU a Python client would take. Skipped without wrk."""
+    import shutil
+
+    if shutil.which("wrk") is None:
+        return {}
+    urls = json.loads(Path(queryfile).read_text(encoding="utf-8"))["urls"]
+    bodies = [json.dumps({"urls": urls[i:i + batch]}) for i in range(0, min(len(urls), 50 * batch), batch)]
+    script = workdir / "batches.lua"
+    lua_bodies = ",\n".join("[==[" + b + "]==]" for b in bodies)
+    script.write_text(
+        "local bodies = {" + lua_bodies + "}\n"
+        "local i = 0\n"
+        'wrk.method = "POST"\n'
+        f'wrk.headers["X-API-Key"] = "{key}"\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        "request = function()\n  i = i % #bodies + 1\n"
+        '  return wrk.format(nil, "/intercept/check/batch", nil, bodies[i])\nend\n'
+        "done = function(summary, latency, requests)\n"
+        '  io.write(string.format("WRK %d %d %d %d\\n", summary.requests, summary.duration, summary.errors.status, '
+        "summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))\nend\n",
+        encoding="utf-8")
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), base],
+                         capture_output=True, text=True, check=True).stdout
+    line = next(x for x in out.splitlines() if x.startswith("WRK "))
+    requests, micros, bad_status, socket_errors = (int(x) for x in line.split()[1:])
+    # wrk counts the requests cut off when its time is up as socket errors
+    return {"http_wrk_url_checks_per_s": requests * batch / (micros / 1e6), "http_wrk_requests": requests,
+            "http_wrk_bad_status": bad_status, "http_wrk_socket_errors": socket_errors}
+
+
 def run_http(data: dict, workdir: Path, workers: int, batch: int, connections: int) -> dict:
     dburl = f"sqlite:///{workdir / 'store.db'}"
     filled = _fill_store(dburl, data["list"])
@@ -318,6 +351,7 @@ def run_http(data: dict, workdir: Path, workers: int, batch: int, connections: i
                               str(batch), str(connections)],
                              check=True, capture_output=True, text=True, env=env)
         result = json.loads(out.stdout)
+        result.update(_wrk(base, filled["key"], data["queries"], batch, connections, workdir))
     finally:
         server.terminate()
         try:
@@ -408,6 +442,10 @@ def main(argv: list[str] | None = None) -> dict:
               f"(in process {f['url_checks_per_s']:,.0f}; {h['workers']} uvicorn workers, batches of "
               f"{h['batch']}, {h['connections']} connections, {os.cpu_count()} CPUs shared with the client; "
               f"blocked {h['http_urls_blocked']:,} / {f['urls_blocked']:,})")
+        if "http_wrk_url_checks_per_s" in h:
+            print(f"URL checks/s through HTTP batches sent by wrk: {h['http_wrk_url_checks_per_s']:,.0f} "
+                  f"(one client thread in C, same batches and connections; {h['http_wrk_requests']:,} requests, "
+                  f"{h['http_wrk_bad_status']} not 200, {h['http_wrk_socket_errors']} cut off at the end)")
         report["http_vs_in_process"] = h["http_url_checks_per_s"] / f["url_checks_per_s"]
     if "sqlite" in results:
         s = results["sqlite"]

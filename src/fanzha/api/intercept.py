@@ -21,6 +21,7 @@ import json
 from datetime import timedelta
 from typing import Annotated, Literal
 
+import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.responses import PlainTextResponse
 from pydantic import AwareDatetime, Field
@@ -195,8 +196,8 @@ async def check_batch(request: Request, principal: Checker, lists: Lists) -> Res
     """
     raw = await request.body()
     try:
-        doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
         raise InputError("body is not JSON", field="body") from None
     if not isinstance(doc, dict):
         raise InputError('body must be {"urls": [...], "phones": [...]}', field="body")
@@ -218,7 +219,7 @@ async def check_batch(request: Request, principal: Checker, lists: Lists) -> Res
         _count(lists, pv)
         out = {"version": snap.version, "urls": [_verdict_json(v) for v in uv],
                "phones": [_verdict_json(v) for v in pv]}
-        return json.dumps(out, ensure_ascii=False, separators=(",", ":")).encode()
+        return orjson.dumps(out)
 
     return Response(await run_in_threadpool(work), media_type="application/json")
 
