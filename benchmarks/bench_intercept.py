@@ -264,17 +264,21 @@ def http_client(base: str, key: str, queryfile: str, batch: int, connections: in
     errors: list[str] = []
 
     def run(k: int) -> None:
-        with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
-            for body in bodies[k::connections]:
-                r = client.post("/intercept/check/batch", content=body)
-                if r.status_code != 200:
-                    errors.append(f"{r.status_code} {r.text[:200]}")
-                    return
-                blocked[k] += sum(1 for v in r.json()["urls"] if v["blocked"])
+        try:
+            with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
+                for body in bodies[k::connections]:
+                    r = client.post("/intercept/check/batch", content=body)
+                    if r.status_code != 200:
+                        errors.append(f"{r.status_code} {r.text[:200]}")
+                        return
+                    blocked[k] += sum(1 for v in r.json()["urls"] if v["blocked"])
+        except Exception as err:  # a thread that dies must fail the run, not shorten it
+            errors.append(repr(err))
 
-    with httpx.Client(base_url=base, headers=headers, timeout=300) as warm:  # every worker loads its lists
-        for _ in range(4 * connections):
-            warm.post("/intercept/check/batch", content=bodies[0])
+    # Every worker loads its lists on its first request: warm them all up first, each
+    # request on a new connection so the server's workers share them out.
+    for _ in range(8 * connections):
+        httpx.post(base + "/intercept/check/batch", content=bodies[0], headers=headers, timeout=600)
     threads = [threading.Thread(target=run, args=(k,)) for k in range(connections)]
     t0 = time.perf_counter()
     for t in threads:
