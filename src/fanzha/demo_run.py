@@ -90,8 +90,9 @@ def _file_reports(console: Console, sessions, world: Path) -> dict[str, str]:
     n = sum(outcomes.values())
     console.print(f"filed {n:,} reports in {dt:.1f} s ({n / dt:,.0f}/s): {outcomes['opened']:,} cases opened, "
                   f"{outcomes['duplicate']:,} duplicates, {outcomes['follow_up']:,} follow-ups, "
-                  f"{emergencies:,} emergencies with {orders:,} orders queued at once; "
-                  f"scam type read from the text matches the truth for {right / max(total, 1):.0%} of cases")
+                  f"{emergencies:,} emergencies with {orders:,} orders queued at once"
+                  + (f"; scam type read from the text matches the truth for {right / total:.0%} of new cases"
+                     if total else " (the same reports again: nothing filed twice)"))
     return case_of
 
 
