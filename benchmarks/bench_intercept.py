@@ -353,7 +353,9 @@ def run_http(data: dict, workdir: Path, workers: int, batch: int, connections: i
             time.sleep(0.2)
         out = subprocess.run([sys.executable, __file__, "--http-client", base, filled["key"], data["queries"],
                               str(batch), str(connections)],
-                             check=True, capture_output=True, text=True, env=env)
+                             capture_output=True, text=True, env=env)
+        if out.returncode != 0:
+            raise RuntimeError("the HTTP client failed: " + out.stderr[-2000:])
         result = json.loads(out.stdout)
         result.update(_wrk(base, filled["key"], data["queries"], batch, connections, workdir))
     finally:
