@@ -13,46 +13,68 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
 from fanzha.money import format_fen_cn
 from fanzha.tracing.engine import Trace
 
 COL_W, ROW_H, NODE_W, NODE_H, TOP = 250, 34, 170, 24, 70
 MAX_PER_COLUMN = 40
+#: Where money leaves the accounts: cashed out, or paid back to victims' own accounts.
+CASH, BACK = "#cash", "#victims"
+
+
+@dataclass
+class FlowLayout:
+    """A trace's money laid out by layer: edges with the victims' money they carried,
+    and the columns to draw (victims, one per layer, exits), each cut to its largest."""
+
+    flows: dict[tuple[str, str], int]
+    through: dict[str, int]          # money that reached each node
+    columns: list[list[str]]         # the nodes drawn, column by column
+    hidden: dict[int, int]           # column → accounts left out
+    depth: int
+
+
+def flow_layout(layers: Mapping[str, int], victims: Iterable[str],
+                steps: Iterable[tuple[str, str, str, str, int]], *, max_per_column: int,
+                weight: Callable[[str, int], int] | None = None) -> FlowLayout:
+    """Lay out ``steps`` — ``(victim, kind, source, target, fen)`` of the victims' paths —
+    by the accounts' ``layers``. Victims are ``V:<id>``; cash-outs and payments back go to
+    :data:`CASH` and :data:`BACK`, from the victim when the account is not traced. A
+    layer's accounts are ranked by ``weight(account, money through it)`` (default: that
+    money), largest first."""
+    flows: dict[tuple[str, str], int] = {}
+    through: dict[str, int] = {}
+    for victim, kind, source, target, fen in steps:
+        if kind == "victim_payment":
+            key = ("V:" + victim, target)
+        elif kind == "transfer":
+            key = (source, target)
+        else:
+            key = (source if source in layers else "V:" + victim, CASH if kind == "cash_out" else BACK)
+        flows[key] = flows.get(key, 0) + fen
+        through[key[1]] = through.get(key[1], 0) + fen
+    weigh = weight or (lambda _account, carried: carried)
+    depth = max(layers.values(), default=0)
+    columns: list[list[str]] = [["V:" + v for v in sorted(victims)]]
+    for layer in range(1, depth + 1):
+        columns.append(sorted((a for a, n in layers.items() if n == layer),
+                              key=lambda a: (-weigh(a, through.get(a, 0)), a)))
+    columns.append([x for x in (CASH, BACK) if x in through])
+    hidden = {c: len(col) - max_per_column for c, col in enumerate(columns) if len(col) > max_per_column}
+    return FlowLayout(flows, through, [col[:max_per_column] for col in columns], hidden, depth)
 
 
 def render_html(trace: Trace, *, title: str = "资金流向 · fund flow") -> str:
-    flows: dict[tuple[str, str], int] = {}
-    through: dict[str, int] = {}
-    cash: dict[str, int] = {}
-    back: dict[str, int] = {}
-    for v, steps in trace.paths.items():
-        for s in steps:
-            if s.kind == "victim_payment":
-                key = ("V:" + v, s.target)
-            elif s.kind == "transfer":
-                key = (s.source, s.target)
-            elif s.kind == "cash_out":
-                key = (s.source if s.source in trace.layers else "V:" + v, "#cash")
-                cash[key[0]] = cash.get(key[0], 0) + s.fen
-            else:
-                key = (s.source if s.source in trace.layers else "V:" + v, "#victims")
-                back[key[0]] = back.get(key[0], 0) + s.fen
-            flows[key] = flows.get(key, 0) + s.fen
-            through[key[1]] = through.get(key[1], 0) + s.fen
-    depth = max(trace.layers.values(), default=0)
-    columns: list[list[str]] = [["V:" + v for v in sorted(trace.stolen)]]
-    for layer in range(1, depth + 1):
-        columns.append(sorted((a for a, n in trace.layers.items() if n == layer),
-                              key=lambda a: (-through.get(a, 0), a)))
-    sinks = [s for s in ("#cash", "#victims") if s in through]
-    columns.append(sinks)
-    hidden = {}
+    lay = flow_layout(trace.layers, trace.stolen,
+                      ((v, s.kind, s.source, s.target, s.fen) for v, steps in trace.paths.items() for s in steps),
+                      max_per_column=MAX_PER_COLUMN)
+    flows, through, columns, hidden, depth = lay.flows, lay.through, lay.columns, lay.hidden, lay.depth
+    cash = {a: fen for (a, b), fen in flows.items() if b == CASH}
     pos: dict[str, tuple[float, float]] = {}
     for c, col in enumerate(columns):
-        if len(col) > MAX_PER_COLUMN:
-            hidden[c] = len(col) - MAX_PER_COLUMN
-            col = col[:MAX_PER_COLUMN]
         for r, node in enumerate(col):
             pos[node] = (20 + c * COL_W, TOP + r * ROW_H)
     width = 40 + len(columns) * COL_W

@@ -21,11 +21,11 @@ from urllib.parse import quote
 from markupsafe import Markup
 
 from fanzha.money import format_fen_cn, parse_yuan
+from fanzha.tracing.graph import BACK, CASH, flow_layout
 from fanzha.web.i18n import DEFAULT, N_, translate
 
 COL_W, ROW_H, NODE_W, NODE_H, TOP, LEFT = 185, 32, 150, 24, 46, 10
 MAX_PER_COLUMN = 30
-CASH, BACK = "#cash", "#victims"
 EXITS = {CASH: N_("取现"), BACK: N_("转回受害人账户")}
 
 
@@ -56,36 +56,14 @@ def flow_graph(result: dict, *, link: str, lang: str = DEFAULT) -> FlowGraph:
     stolen = {v: _fen(x) for v, x in result.get("stolen", {}).items()}
     held = {a: sum(_fen(x) for x in h.values()) for a, h in result.get("holdings", {}).items()}
     planned = {h["account"] for h in result.get("freeze_plan", {}).get("holds", [])}
-    flows: dict[tuple[str, str], int] = {}
-    through: dict[str, int] = {}
-    for victim, steps in result.get("paths", {}).items():
-        for s in steps:
-            amount = _fen(s["amount"])
-            src = s["from"] if s["from"] in layers else "V:" + victim
-            if s["kind"] == "victim_payment":
-                key = ("V:" + victim, s["to"])
-            elif s["kind"] == "transfer":
-                key = (src, s["to"])
-            elif s["kind"] == "cash_out":
-                key = (src, CASH)
-            else:
-                key = (src, BACK)
-            flows[key] = flows.get(key, 0) + amount
-            through[key[1]] = through.get(key[1], 0) + amount
-            through.setdefault(key[0], 0)
-    depth = max(layers.values(), default=0)
-    columns: list[list[str]] = [["V:" + v for v in sorted(stolen)]]
-    for n in range(1, depth + 1):
-        columns.append(sorted((a for a, k in layers.items() if k == n),
-                              key=lambda a: (-max(through.get(a, 0), held.get(a, 0)), a)))
-    columns.append([s for s in (CASH, BACK) if s in through])
+    lay = flow_layout(layers, stolen,
+                      ((victim, x["kind"], x["from"], x["to"], _fen(x["amount"]))
+                       for victim, steps in result.get("paths", {}).items() for x in steps),
+                      max_per_column=MAX_PER_COLUMN, weight=lambda a, carried: max(carried, held.get(a, 0)))
+    flows, through, columns, hidden, depth = lay.flows, lay.through, lay.columns, lay.hidden, lay.depth
     heads = [tr("受害人")] + [tr("第{n}层", n=n) for n in range(1, depth + 1)] + [tr("去向")]
     pos: dict[str, tuple[int, int]] = {}
-    hidden: dict[int, int] = {}
     for c, col in enumerate(columns):
-        if len(col) > MAX_PER_COLUMN:
-            hidden[c] = len(col) - MAX_PER_COLUMN
-            col = col[:MAX_PER_COLUMN]
         for r, node in enumerate(col):
             pos[node] = (LEFT + c * COL_W, TOP + r * ROW_H)
     width = LEFT * 2 + (len(columns) - 1) * COL_W + NODE_W
