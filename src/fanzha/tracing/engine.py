@@ -149,19 +149,17 @@ class _Sequence(Rule):
             if o:
                 h.victim += a
 
-
-class Fifo(_Sequence):
-    """Oldest lots first (Clayton's Case)."""
-
-    name = "fifo"
+    #: The end of the queue drawn from: 0 the oldest lot, -1 the newest.
+    end = 0
 
     def draw(self, h: Holdings, amount: int) -> list[tuple[str, int]]:
-        q, out, need = h.lots, [], amount
+        q, out, need, end = h.lots, [], amount, self.end
+        take = q.popleft if end == 0 else q.pop
         while need:
-            lot = q[0]
+            lot = q[end]
             o, a = lot
             if a <= need:
-                q.popleft()
+                take()
                 out.append((o, a))
                 need -= a
                 if o:
@@ -174,32 +172,20 @@ class Fifo(_Sequence):
                 need = 0
         h.total -= amount
         return out
+
+
+class Fifo(_Sequence):
+    """Oldest lots first (Clayton's Case)."""
+
+    name = "fifo"
+    end = 0
 
 
 class Lifo(_Sequence):
     """Newest lots first."""
 
     name = "lifo"
-
-    def draw(self, h: Holdings, amount: int) -> list[tuple[str, int]]:
-        q, out, need = h.lots, [], amount
-        while need:
-            lot = q[-1]
-            o, a = lot
-            if a <= need:
-                q.pop()
-                out.append((o, a))
-                need -= a
-                if o:
-                    h.victim -= a
-            else:
-                lot[1] = a - need
-                out.append((o, need))
-                if o:
-                    h.victim -= need
-                need = 0
-        h.total -= amount
-        return out
+    end = -1
 
 
 class _Mapping(Rule):
