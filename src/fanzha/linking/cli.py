@@ -97,6 +97,26 @@ _TOOLS_EPILOG = ("Tools: fanzha link export REPORTS.jsonl --group G1 --to graphm
                  "fanzha link import-stix BUNDLE.json [--store].")
 
 
+def _link_file(reports: Path, *, strict: bool, common: list[Path], max_reports: int, max_scam_types: int,
+               decisions: Path | None):
+    """Read ``reports`` and link them under the common-value policy and the analysts'
+    decisions; bad reports are warned about and left out (exit 2 with ``strict``)."""
+    from fanzha.linking.batch import ReportTable, link
+    from fanzha.linking.common import CommonPolicy
+    from fanzha.linking.decisions import Decisions
+    from fanzha.linking.reports import read_reports
+
+    try:
+        policy = CommonPolicy(max_reports=max_reports, max_scam_types=max_scam_types).with_files(common)
+        decided = Decisions(_read_decisions(decisions)) if decisions else None
+        result = read_reports(reports, strict=strict)
+    except InputError as err:
+        fail(err)
+    for e in result.errors:
+        typer.echo(f"warning: {e.to_input_error()} (report not linked)", err=True)
+    return result, link(ReportTable.from_reports(result.reports), policy, decided)
+
+
 def register(app: typer.Typer) -> None:
     link_app = typer.Typer(cls=_LinkGroup, help="Link reports that share identifiers into groups (串并案).",
                            add_completion=False)
@@ -121,25 +141,17 @@ def register(app: typer.Typer) -> None:
                                             help="Account holders, CSV account,name,id_number,phone."),
     ) -> None:
         """Link reports that share identifiers into groups (串并案)."""
-        from fanzha.linking.batch import ReportTable, link
-        from fanzha.linking.common import CommonPolicy
-        from fanzha.linking.decisions import Decisions
         from fanzha.linking.output import linking_document
-        from fanzha.linking.reports import read_reports
+
+        from fanzha.linking.geo import GeoTable
 
         try:
-            policy = CommonPolicy(max_reports=max_reports, max_scam_types=max_scam_types).with_files(common)
-            decided = Decisions(_read_decisions(decisions)) if decisions else None
-            from fanzha.linking.geo import GeoTable
-
             geo_table = GeoTable.from_csv(geo) if geo is not None else GeoTable.default()
             holder_map = _read_holders(holders) if holders else None
-            result = read_reports(reports, strict=strict)
         except InputError as err:
             fail(err)
-        for e in result.errors:
-            typer.echo(f"warning: {e.to_input_error()} (report not linked)", err=True)
-        lk = link(ReportTable.from_reports(result.reports), policy, decided)
+        result, lk = _link_file(reports, strict=strict, common=common, max_reports=max_reports,
+                                max_scam_types=max_scam_types, decisions=decisions)
         gang_fn = None
         if gangs:
             from fanzha.linking.gangs import analyse
@@ -207,24 +219,13 @@ def _register_tools(link_app: typer.Typer) -> None:
     ) -> None:
         """Export one linked group for Gephi and link-chart tools, or its indicators as STIX 2.1."""
         from fanzha.linking import exports, stix
-        from fanzha.linking.batch import ReportTable, link
-        from fanzha.linking.common import CommonPolicy
-        from fanzha.linking.decisions import Decisions
-        from fanzha.linking.reports import read_reports
 
         if (group is None) == (report is None):
             fail(InputError("give exactly one of --group and --report", field="--group"))
         if to is ExportFormat.csv and output is None:
             fail(InputError("csv export writes two tables: give -o DIRECTORY or -o FILE.zip", field="--output"))
-        try:
-            policy = CommonPolicy(max_reports=max_reports, max_scam_types=max_scam_types).with_files(common)
-            decided = Decisions(_read_decisions(decisions)) if decisions else None
-            result = read_reports(reports, strict=strict)
-        except InputError as err:
-            fail(err)
-        for e in result.errors:
-            typer.echo(f"warning: {e.to_input_error()} (report not linked)", err=True)
-        lk = link(ReportTable.from_reports(result.reports), policy, decided)
+        result, lk = _link_file(reports, strict=strict, common=common, max_reports=max_reports,
+                                max_scam_types=max_scam_types, decisions=decisions)
         members = lk.partition()
         if group is not None:
             index = {lk.group_id(g): g for g in range(lk.n_groups)}
