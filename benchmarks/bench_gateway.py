@@ -87,6 +87,23 @@ def serve_sim(n_cases: int, institutions: int, speed: float, seed: int, keys_fil
         time.sleep(3600)
 
 
+def _point_at_sim(session, codes: list[str], base: str) -> dict:
+    """The institutions (made if missing), each sent to its simulator at ``base``."""
+    from fanzha.gateway.simulator import institution_url
+    from fanzha.store.models import Institution
+
+    insts = {}
+    for c in codes:
+        inst = session.execute(select(Institution).where(Institution.code == c)).scalar_one_or_none()
+        if inst is None:
+            inst = Institution(code=c, name=c, kind="bank")
+            session.add(inst)
+        inst.api_url, inst.max_in_flight = institution_url(base, c), 64
+        insts[c] = inst
+    session.flush()
+    return insts
+
+
 def _wait_for_sim(proc: subprocess.Popen, port_file: Path) -> str:
     """The simulator subprocess's base URL, once it has written its port."""
     deadline = time.monotonic() + 60
@@ -102,9 +119,8 @@ def run_once(n_cases: int, *, institutions: int, speed: float, database_url: str
 
     from fanzha.gateway.dispatcher import DispatchConfig, Dispatcher
     from fanzha.gateway.signing import Keyring
-    from fanzha.gateway.simulator import institution_url
     from fanzha.store import db, services
-    from fanzha.store.models import Case, Institution, Order, OrderEvent, Report
+    from fanzha.store.models import Case, Order, OrderEvent, Report
 
     rng = random.Random(seed)
     tmp = Path(tempfile.mkdtemp(prefix="fanzha-bench-gw-"))
@@ -122,15 +138,7 @@ def run_once(n_cases: int, *, institutions: int, speed: float, database_url: str
     try:
         base = _wait_for_sim(proc, tmp / "port")
         with db.transaction(sessions) as s:
-            insts = {}
-            for c in codes:
-                inst = s.execute(select(Institution).where(Institution.code == c)).scalar_one_or_none()
-                if inst is None:
-                    inst = Institution(code=c, name=c, kind="bank")
-                    s.add(inst)
-                inst.api_url, inst.max_in_flight = institution_url(base, c), 64
-                insts[c] = inst
-            s.flush()
+            insts = _point_at_sim(s, codes, base)
             accts = sorted(accounts)
             rng.shuffle(accts)
             for i in range(n_cases):
@@ -225,9 +233,8 @@ def run_loop(n_cases: int, *, institutions: int, speed: float, database_url: str
     from fanzha.gateway import loop
     from fanzha.gateway.dispatcher import DispatchConfig, Dispatcher
     from fanzha.gateway.signing import Keyring
-    from fanzha.gateway.simulator import institution_url
     from fanzha.store import db
-    from fanzha.store.models import Case, Institution, Order, OrderAttempt, OrderEvent, Report, Victim
+    from fanzha.store.models import Case, Order, OrderAttempt, OrderEvent, Report, Victim
 
     tmp = Path(tempfile.mkdtemp(prefix="fanzha-bench-loop-"))
     url = database_url or f"sqlite:///{tmp}/bench.db"
@@ -243,13 +250,7 @@ def run_loop(n_cases: int, *, institutions: int, speed: float, database_url: str
     try:
         base = _wait_for_sim(proc, tmp / "port")
         with db.transaction(sessions) as s:
-            for c in codes:
-                inst = s.execute(select(Institution).where(Institution.code == c)).scalar_one_or_none()
-                if inst is None:
-                    inst = Institution(code=c, name=c, kind="bank")
-                    s.add(inst)
-                inst.api_url, inst.max_in_flight = institution_url(base, c), 64
-            s.flush()
+            _point_at_sim(s, codes, base)
             cases = []
             for i in range(n_cases):
                 chain = _chain(i, codes)
