@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fanzha.errors import InputError
-from fanzha.gateway.orders import MONEY_ORDERS, OrderKind, OrderState, check_transition, idempotency_key
+from fanzha.gateway.orders import MONEY_ORDERS, OrderKind, OrderState, idempotency_key
 from fanzha.store.models import Case, Institution, Order, OrderEvent
 from fanzha.store.types import utcnow
 
@@ -88,19 +88,17 @@ def create_order(session: Session, *, case: Case, kind: str, institution: Instit
 
 def move_order(session: Session, order: Order, new_state: str, *, actor: str, note: str = "",
                answer: dict | None = None) -> Order:
-    """Move an order along an allowed transition, recording the move."""
-    nxt = check_transition(order.state, new_state)
-    now = utcnow()
-    order.events.append(OrderEvent(at=now, from_state=order.state, to_state=nxt.value, actor=actor, note=note))
-    order.state = nxt.value
-    order.updated_at = now
+    """Move an order along an allowed transition, recording the move (as the gateway
+    records an institution's answers)."""
+    from fanzha.gateway import loop
+    from fanzha.gateway.store import transition
+
+    transition(order, new_state, actor=actor, note=note)
     if answer is not None:
         order.answer = answer
     session.flush()
-    if nxt is OrderState.done and order.kind == OrderKind.transaction_details.value:
+    if order.state == OrderState.done.value and order.kind == OrderKind.transaction_details.value:
         # a liaison's answer through the inbox feeds the automatic loop like an institution's API
-        from fanzha.gateway import loop
-
         loop.on_answer(session, order)
     return order
 
