@@ -3,40 +3,63 @@
 from __future__ import annotations
 
 import json
-import time
 from importlib import resources
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fanzha.errors import InputError
-from fanzha.intake.classify import SCAM_TYPES, Classifier, classify, normalise, normalise_with_offsets
-from fanzha.intake.train import evaluate, expected_calibration_error, read_batches, read_corpus
+from fanzha.intake.classify import (
+    SCAM_TYPES,
+    Classifier,
+    classify,
+    classify_many,
+    normalise,
+    normalise_with_offsets,
+)
+from fanzha.intake.train import (
+    evaluate,
+    expected_calibration_error,
+    read_batches,
+    read_corpus,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
 #: Held-out macro-F1 floors the shipped model must keep. Measured when this was written (see corpus/README.md):
-#: overall 0.900; batch 3 0.894 (the previous model: 0.881); batch 4 (written before this model, never used to change it)
-#: 0.881 (the previous model: 0.859). The floors sit below those with a margin for retraining noise, not for regressions.
-HELDOUT_MACRO_F1_FLOOR = 0.87
-BATCH3_MACRO_F1_FLOOR = 0.86
-BATCH4_MACRO_F1_FLOOR = 0.85
-#: Expected calibration error of ``confidence`` on batch 4 (measured 0.069).
-BATCH4_ECE_CEILING = 0.10
+#: overall 0.928; batch 3 0.927; batch 4 0.946 (both looked at while this model's fitting was chosen); batch 5
+#: (written before this model, never used to change it) 0.881 (the previous model: 0.871). The floors sit below
+#: those with a margin for retraining noise, not for regressions.
+HELDOUT_MACRO_F1_FLOOR = 0.90
+BATCH3_MACRO_F1_FLOOR = 0.90
+BATCH4_MACRO_F1_FLOOR = 0.92
+BATCH5_MACRO_F1_FLOOR = 0.86
+#: Expected calibration error of ``confidence`` on batches 4 and 5 (measured 0.048 and 0.070).
+ECE_CEILING = 0.10
 
 
 def _model_bytes() -> bytes:
     return resources.files("fanzha.intake").joinpath("data", "classifier.npz").read_bytes()
 
 
-def test_model_is_small_and_loads_in_under_a_second() -> None:
+def test_model_is_small_and_loads() -> None:
+    """How long loading takes is measured by benchmarks/bench_classify.py (target < 1 s)."""
     data = _model_bytes()
     assert len(data) < 2 * 1024 * 1024
-    t0 = time.perf_counter()
     model = Classifier.load(data)
-    model.predict("接到自称公安局的电话，说我涉嫌洗钱")
-    assert time.perf_counter() - t0 < 1.0
     assert model.classes == list(SCAM_TYPES)
+    assert model.predict("接到自称公安局的电话，说我涉嫌洗钱").scam_type == "police_impersonation"
+
+
+def test_saved_model_gives_the_same_answers(tmp_path: Path) -> None:
+    """Saving quantises the weights; reloading what was saved changes no answer."""
+    model = Classifier.load(_model_bytes())
+    model.save(tmp_path / "m.npz")
+    again = Classifier.load(tmp_path / "m.npz")
+    texts, _ = read_corpus(ROOT / "corpus" / "heldout.jsonl", batch=1)
+    assert [model.predict_index(t) for t in texts] == [again.predict_index(t) for t in texts]
 
 
 def test_heldout_macro_f1() -> None:
@@ -53,14 +76,15 @@ def test_batch3_macro_f1() -> None:
     assert result["macro_f1"] >= BATCH3_MACRO_F1_FLOOR, result["macro_f1"]
 
 
-def test_batch4_macro_f1_and_calibration() -> None:
+@pytest.mark.parametrize("batch,floor", [(4, BATCH4_MACRO_F1_FLOOR), (5, BATCH5_MACRO_F1_FLOOR)])
+def test_later_batches_macro_f1_and_calibration(batch: int, floor: float) -> None:
     batches = read_batches(ROOT / "corpus" / "heldout.jsonl")
-    texts, labels = batches[4]
+    texts, labels = batches[batch]
     assert len(texts) >= 150 and all(labels.count(c) >= 12 for c in SCAM_TYPES)
     model = Classifier.load(_model_bytes())
     result = evaluate(model, texts, labels)
-    assert result["macro_f1"] >= BATCH4_MACRO_F1_FLOOR, result["macro_f1"]
-    assert expected_calibration_error(model, texts, labels) <= BATCH4_ECE_CEILING
+    assert result["macro_f1"] >= floor, result["macro_f1"]
+    assert expected_calibration_error(model, texts, labels) <= ECE_CEILING
 
 
 def test_train_and_heldout_do_not_overlap() -> None:
@@ -152,3 +176,30 @@ def test_both_normalisations_agree() -> None:
 def test_empty_text_is_refused() -> None:
     with pytest.raises(InputError):
         classify("  ")
+
+
+def test_classify_many_is_classify_for_each_text_in_order() -> None:
+    texts = [json.loads(line)["text"] for line in (ROOT / "corpus" / "heldout.jsonl").read_text("utf-8").splitlines()[:40]]
+    assert classify_many(texts) == [classify(t) for t in texts]
+    assert classify_many([]) == []
+
+
+def test_classify_many_names_the_bad_text_and_scores_none() -> None:
+    with pytest.raises(InputError, match=r"texts\[2\]"):
+        classify_many(["对方自称公安局，让我转账到安全账户", "【工商银行】您尾号1234卡支出58.00元", "   "])
+
+
+_REPORTISH = st.text(alphabet=st.sampled_from(list("转账公安客服刷单贷款征信老板游戏宝贝购买中奖余额验证码的了我他说要元0123456789，。！abcQQ【】 ")),
+                     min_size=1, max_size=120).filter(str.strip)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_REPORTISH, min_size=1, max_size=6))
+def test_any_text_gets_one_valid_answer_quoting_itself(texts: list[str]) -> None:
+    outs = classify_many(texts)
+    assert len(outs) == len(texts)
+    for text, out in zip(texts, outs):
+        assert out.scam_type in SCAM_TYPES and out.label == SCAM_TYPES[out.scam_type]
+        assert 0.0 < out.confidence <= 1.0
+        assert all(phrase and phrase in text for phrase in out.evidence)
+        assert out == classify(text)

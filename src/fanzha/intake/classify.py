@@ -6,10 +6,11 @@ the fraudster's own SMS pasted in — and the words that matter are short phrase
 character n-grams (1 to 4 characters), plus a few features from a small hand-written
 lexicon of scam cues (:data:`LEXICON`): one feature per category saying "some cue of
 this kind is here", so that a cue the training corpus never paired with a given
-wording still counts. It is a plain multinomial logistic regression: small enough to
-ship in the repository, fast enough for every report, and explainable — the evidence
-returned is the cue phrases and stretches of the text that pushed hardest towards the
-answer, quoted as written.
+wording still counts. It is a linear model (softmax over one weight per feature and
+class, fitted as described in :mod:`fanzha.intake.train`): small enough to ship in the
+repository, fast enough for every report, and explainable — the evidence returned is
+the cue phrases and stretches of the text that pushed hardest towards the answer,
+quoted as written. :func:`classify_many` scores a batch of reports at once.
 
 ``not_fraud`` is a class like the others, trained on what must not be called fraud:
 bank and delivery notices, the police's own anti-fraud warnings (full of fraud words)
@@ -34,7 +35,6 @@ from pathlib import Path
 import numpy as np
 
 from fanzha.intake.extract import check_text
-
 from fanzha.scam_types import SCAM_TYPES  # the order is the model's column order
 
 NGRAM_SIZES = (1, 2, 3, 4)
@@ -209,11 +209,16 @@ class Classifier:
 
     # -- persistence -------------------------------------------------------------
     def save(self, path: Path) -> None:
+        """Weights as int8 with one scale per class (what the answers need, in a quarter
+        of float32's room)."""
         vocab = sorted(self.index, key=self.index.__getitem__)
+        scale = np.abs(self.weights).max(axis=0) / 127.0
+        scale[scale == 0] = 1.0
         np.savez_compressed(
             path,
             vocab=np.frombuffer("\n".join(vocab).encode("utf-8"), dtype=np.uint8),
-            weights=self.weights.astype(np.float16),
+            weights=np.round(self.weights / scale).astype(np.int8),
+            scale=scale.astype(np.float32),
             bias=self.bias,
             classes=np.frombuffer("\n".join(self.classes).encode("utf-8"), dtype=np.uint8),
             settings=np.asarray([self.temperature, self.nf_threshold], np.float32),
@@ -226,7 +231,10 @@ class Classifier:
             vocab = z["vocab"].tobytes().decode("utf-8").split("\n")
             classes = z["classes"].tobytes().decode("utf-8").split("\n")
             settings = z["settings"] if "settings" in z.files else np.asarray([1.0, 0.0])
-            return cls(vocab, z["weights"], z["bias"], classes,
+            weights = z["weights"].astype(np.float32)
+            if "scale" in z.files:  # int8 weights; older files hold float16 ones
+                weights *= z["scale"]
+            return cls(vocab, weights, z["bias"], classes,
                        temperature=float(settings[0]), nf_threshold=float(settings[1]))
 
     # -- prediction --------------------------------------------------------------
@@ -253,24 +261,36 @@ class Classifier:
                 seen[i] = None
         return np.fromiter(seen, dtype=np.int64, count=len(seen)), occurrences, hits
 
+    def values(self, idx: np.ndarray) -> np.ndarray:
+        """The value of each feature in ``idx`` for one text: 1/sqrt(number of n-grams)
+        for an n-gram, :data:`LEX_VALUE` for a lexicon feature."""
+        lex = self.is_lex[idx]
+        n_grams = int(len(idx) - lex.sum())
+        return np.where(lex, np.float32(LEX_VALUE), np.float32(1.0 / np.sqrt(n_grams) if n_grams else 0.0))
+
     def scores(self, idx: np.ndarray) -> np.ndarray:
-        """Logits: n-gram weights scaled by 1/sqrt(number of n-grams), lexicon weights by
-        :data:`LEX_VALUE`."""
+        """Logits of one text from its feature indices."""
         if len(idx) == 0:
             return self.bias.copy()
-        lex = self.is_lex[idx]
-        grams, lexi = idx[~lex], idx[lex]
-        out = self.bias.copy()
-        if len(grams):
-            out = out + self.weights[grams].sum(axis=0) / np.sqrt(len(grams))
-        if len(lexi):
-            out = out + LEX_VALUE * self.weights[lexi].sum(axis=0)
+        return self.bias + self.values(idx) @ self.weights[idx]
+
+    def scores_many(self, idxs: list[np.ndarray]) -> np.ndarray:
+        """Logits of many texts (one row each), summed in one pass over all their features."""
+        out = np.tile(self.bias, (len(idxs), 1))
+        lengths = np.asarray([len(i) for i in idxs], np.int64)
+        rows = np.flatnonzero(lengths)
+        if len(rows):
+            cols = np.concatenate([idxs[r] for r in rows])
+            vals = np.concatenate([self.values(idxs[r]) for r in rows])
+            starts = np.r_[0, np.cumsum(lengths[rows])[:-1]]
+            out[rows] += np.add.reduceat(self.weights[cols] * vals[:, None], starts, axis=0)
         return out
 
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
+        """Softmax at the fitted temperature, of one row of logits or of each row."""
         z = logits / self.temperature
-        p = np.exp(z - z.max())
-        return p / p.sum()
+        p = np.exp(z - z.max(axis=-1, keepdims=True))
+        return p / p.sum(axis=-1, keepdims=True)
 
     def decide(self, p: np.ndarray, hits: dict[str, list[tuple[int, int]]]) -> int:
         """The class to return: the most probable one, except that ``not_fraud`` needs
@@ -291,13 +311,24 @@ class Classifier:
         return self.decide(self.probabilities(self.scores(idx)), hits)
 
     def predict(self, text: str, *, evidence: int = 3) -> Classification:
-        check_text(text)
-        idx, occurrences, hits = self._features(text)
-        p = self.probabilities(self.scores(idx))
-        best = self.decide(p, hits)
-        code = self.classes[best]
-        return Classification(code, SCAM_TYPES[code], round(float(p[best]), 4),
-                              self._evidence(text, best, occurrences, hits, evidence))
+        return self.predict_many([text], evidence=evidence, where="text")[0]
+
+    def predict_many(self, texts: list[str], *, evidence: int = 3, where: str = "texts") -> list[Classification]:
+        """:meth:`predict` for many texts, scored in one product. A text that is not a
+        report (empty, too long, mis-decoded) is refused before anything is scored,
+        its position named (``texts[3]``)."""
+        texts = list(texts)
+        for n, text in enumerate(texts):
+            check_text(text, where=where if where == "text" else f"{where}[{n}]")
+        parts = [self._features(t) for t in texts]
+        probs = self.probabilities(self.scores_many([idx for idx, _, _ in parts])) if parts else []
+        out = []
+        for text, (_, occurrences, hits), p in zip(texts, parts, probs):
+            best = self.decide(p, hits)
+            code = self.classes[best]
+            out.append(Classification(code, SCAM_TYPES[code], round(float(p[best]), 4),
+                                      self._evidence(text, best, occurrences, hits, evidence)))
+        return out
 
     def _evidence(self, text: str, cls: int, occurrences: list[tuple[int, int, int]],
                   hits: dict[str, list[tuple[int, int]]], k: int) -> list[str]:
@@ -394,3 +425,10 @@ def default_classifier() -> Classifier:
 def classify(text: str) -> Classification:
     """The scam type of one report, with confidence and the phrases that decided it."""
     return default_classifier().predict(text)
+
+
+def classify_many(texts: list[str]) -> list[Classification]:
+    """:func:`classify` for a batch of reports (one result each, in order), scored
+    together: what a bulk import calls. Raises :class:`~fanzha.errors.InputError`
+    naming the first text that is not a report (``texts[i]``) before scoring any."""
+    return default_classifier().predict_many(texts)

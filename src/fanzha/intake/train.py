@@ -4,33 +4,45 @@
 the model, writes ``src/fanzha/intake/data/classifier.npz`` and prints macro-F1,
 accuracy, the weakest classes and the confusion matrix on ``corpus/heldout.jsonl`` —
 texts written separately from the training part, in wording the model has never seen —
-for each batch of it and overall. Batch 4 was written before the current generator and
-model and was never used to change either: its figure is the honest one (batch 3 had
-that role for the previous model).
+for each batch of it and overall. The newest batch was written before the current
+model and was never used to change it: its figure is the honest one (see
+``corpus/README.md``). ``--hide-batch N`` (or ``FANZHA_HIDE_BATCH=N``) leaves a batch
+out of everything printed, to keep a new batch sealed while a model is developed.
 
-Fitting is full-batch softmax regression with Adam, L2 and balanced class weights, in
-numpy, over binary character n-gram features scaled by 1/sqrt(number of n-grams) per
-text, plus lexicon features (see :mod:`fanzha.intake.classify`). Two decision settings
-are then fitted on held-out **batch 1 only** (the batch already used, when the first
-model was made, to find gaps in the corpus): the softmax temperature that makes
+The model is linear over binary character n-gram features (scaled by 1/sqrt(number
+of n-grams) per text) plus lexicon features (see :mod:`fanzha.intake.classify`). Its
+weights are the sum of two fits over the same features: softmax regression (full-batch
+Adam, L2, balanced class weights, with feature dropout so that every phrase of a text
+gets weight, not only the few that separate the corpus best) and naive-Bayes log
+ratios of how often each class's texts carry each feature. Two decision settings are
+then fitted on held-out **batch 1 only**: the softmax temperature that makes
 ``confidence`` calibrated, and the probability ``not_fraud`` needs to win over fraud
-signals when it has no evidence of its own. Batches 2 to 4 are not looked at until the
-model is final. Training is deterministic: the same corpus gives the same model file.
+signals when it has no evidence of its own. Training is deterministic (fixed seed):
+the same corpus gives the same model file.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
-from fanzha.intake.classify import (MODEL_FILE, SCAM_TYPES, Classifier, lexicon_features, lexicon_hits, ngrams,
-                                    normalise)
+from fanzha.intake.classify import (
+    MODEL_FILE,
+    SCAM_TYPES,
+    Classifier,
+    lexicon_features,
+    lexicon_hits,
+    ngrams,
+    normalise,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_TRAIN = ROOT / "corpus" / "train.jsonl"
@@ -97,33 +109,22 @@ def featurise(feats: list[tuple[set[str], list[str]]], index: dict[str, int], le
     return np.asarray(rows, np.int64), np.asarray(cols, np.int64), np.asarray(vals, np.float32)
 
 
-class _Sparse:
-    """Just enough of a sparse matrix for X @ W and X.T @ G, in numpy."""
-
-    def __init__(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int, n_cols: int):
-        self.n_rows, self.n_cols = n_rows, n_cols
-        self.r_rows, self.r_cols, self.r_vals = rows, cols, vals
-        self.r_starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-        self.r_ids = rows[self.r_starts]
-        order = np.argsort(cols, kind="stable")
-        self.c_rows, self.c_cols, self.c_vals = rows[order], cols[order], vals[order]
-        self.c_starts = np.flatnonzero(np.r_[True, self.c_cols[1:] != self.c_cols[:-1]])
-        self.c_ids = self.c_cols[self.c_starts]
-
-    def matmul(self, W: np.ndarray) -> np.ndarray:
-        out = np.zeros((self.n_rows, W.shape[1]), np.float32)
-        out[self.r_ids] = np.add.reduceat(W[self.r_cols] * self.r_vals[:, None], self.r_starts, axis=0)
-        return out
-
-    def rmatmul(self, G: np.ndarray) -> np.ndarray:
-        out = np.zeros((self.n_cols, G.shape[1]), np.float32)
-        out[self.c_ids] = np.add.reduceat(G[self.c_rows] * self.c_vals[:, None], self.c_starts, axis=0)
-        return out
+def design_matrix(feats: list[tuple[set[str], list[str]]], index: dict[str, int]) -> sp.csr_matrix:
+    """The texts × features matrix the model multiplies (values as :func:`featurise` gives them)."""
+    rows, cols, vals = featurise(feats, index, None)
+    return sp.csr_matrix((vals, (rows, cols)), shape=(len(feats), len(index)), dtype=np.float32)
 
 
-def fit(X: tuple[np.ndarray, np.ndarray, np.ndarray], y: np.ndarray, n_rows: int, n_feats: int,
-        n_classes: int, *, epochs: int = 100, lr: float = 0.05, l2: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
-    A = _Sparse(*X, n_rows, n_feats)
+def fit(X: sp.csr_matrix, y: np.ndarray, n_classes: int, *, epochs: int = 100, lr: float = 0.05,
+        l2: float = 1e-4, dropout: float = 0.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Softmax regression by full-batch Adam with L2 and balanced class weights.
+
+    ``dropout``: at every step each (text, feature) entry is dropped with this
+    probability (the rest scaled up to keep the expectation), so that no text is
+    learnt from a few phrases alone and every cue it carries gets weight: a report in
+    new words shares only some of its phrases with the corpus."""
+    n_rows, n_feats = X.shape
+    rng = np.random.default_rng(seed)
     W = np.zeros((n_feats, n_classes), np.float32)
     b = np.zeros(n_classes, np.float32)
     mW, vW = np.zeros_like(W), np.zeros_like(W)
@@ -135,12 +136,16 @@ def fit(X: tuple[np.ndarray, np.ndarray, np.ndarray], y: np.ndarray, n_rows: int
     sample_w = (n_rows / (n_classes * counts))[y][:, None]
     b1, b2, eps = 0.9, 0.999, 1e-8
     for step in range(1, epochs + 1):
-        logits = A.matmul(W) + b
+        A = X
+        if dropout:
+            A = X.copy()
+            A.data *= (rng.random(X.nnz) >= dropout).astype(np.float32) / np.float32(1.0 - dropout)
+        logits = A @ W + b
         logits -= logits.max(axis=1, keepdims=True)
         P = np.exp(logits)
         P /= P.sum(axis=1, keepdims=True)
         G = ((P - Y) * sample_w / n_rows).astype(np.float32)
-        gW = A.rmatmul(G) + l2 * W
+        gW = np.asarray(A.T @ G, dtype=np.float32) + l2 * W
         gb = G.sum(axis=0)
         mW = b1 * mW + (1 - b1) * gW
         vW = b2 * vW + (1 - b2) * gW * gW
@@ -150,6 +155,21 @@ def fit(X: tuple[np.ndarray, np.ndarray, np.ndarray], y: np.ndarray, n_rows: int
         W -= lr * (mW / corr1) / (np.sqrt(vW / corr2) + eps)
         b -= lr * (mb / corr1) / (np.sqrt(vb / corr2) + eps)
     return W, b
+
+
+def presence_log_ratios(X: sp.csr_matrix, y: np.ndarray, n_classes: int, *, smoothing: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Naive-Bayes weights: for each feature and class, the log of the (smoothed) share
+    of the class's texts that carry the feature, centred over the classes; and each
+    feature's document frequency. Unlike the regression, which can rest a class on
+    the few phrases that separate it best in the corpus, these count every phrase a
+    class uses, each by how typical it is."""
+    present = X.copy()
+    present.data[:] = 1.0
+    onehot = sp.csr_matrix((np.ones(len(y), np.float32), (np.arange(len(y)), y)), shape=(len(y), n_classes))
+    counts = np.asarray((present.T @ onehot).todense(), dtype=np.float64)
+    docs = np.bincount(y, minlength=n_classes).astype(np.float64)
+    logp = np.log((counts + smoothing) / (docs + 2 * smoothing))
+    return (logp - logp.mean(axis=1, keepdims=True)).astype(np.float32), counts.sum(axis=1)
 
 
 def evaluate(model: Classifier, texts: list[str], labels: list[str]) -> dict[str, object]:
@@ -200,7 +220,7 @@ def calibrate(model: Classifier, texts: list[str], labels: list[str]) -> tuple[f
     L = np.stack([model.scores(model.features(t)[0]) for t in texts])
     gold = np.asarray([pos[c] for c in labels])
     best_t, best_nll = 1.0, np.inf
-    for t in np.arange(0.3, 4.01, 0.05):
+    for t in np.arange(0.05, 4.01, 0.05):
         z = L / t
         z = z - z.max(axis=1, keepdims=True)
         nll = float(-(z[np.arange(len(gold)), gold] - np.log(np.exp(z).sum(axis=1))).mean())
@@ -232,23 +252,36 @@ def expected_calibration_error(model: Classifier, texts: list[str], labels: list
     return float(ece)
 
 
-def train(train_path: Path = DEFAULT_TRAIN, *, min_df: int = 3, epochs: int = 100, l2: float = 1e-4,
+def train(train_path: Path = DEFAULT_TRAIN, *, min_df: int = 3, keep_df: int = 8, epochs: int = 100,
+          l2: float = 1e-4, dropout: float = 0.7, nb_weight: float = 0.2, seed: int = 0,
           heldout: Path | None = DEFAULT_HELDOUT) -> Classifier:
+    """Fit the model on ``train_path``; ``min_df``: the least number of texts an n-gram
+    must appear in to be a feature while fitting, ``keep_df``: to be kept in the model
+    file; ``nb_weight``: the share of the naive-Bayes weights added to the regression's."""
     texts, labels = read_corpus(train_path)
     classes = list(SCAM_TYPES)
     feats = [text_features(t) for t in texts]
     vocab = build_vocab(feats, min_df)
     index = {g: i for i, g in enumerate(vocab)}
     y = np.asarray([classes.index(label) for label in labels], np.int64)
-    X = featurise(feats, index, None)
-    W, b = fit(X, y, len(texts), len(vocab), len(classes), epochs=epochs, l2=l2)
-    # Drop n-grams whose weights all round to nothing: a smaller file, the same answers.
-    keep = np.abs(W).max(axis=1) >= 0.03
-    vocab = [g for g, k in zip(vocab, keep) if k]
-    model = Classifier(vocab, W[keep], b, classes)
+    X = design_matrix(feats, index)
+    W, b = fit(X, y, len(classes), epochs=epochs, l2=l2, dropout=dropout, seed=seed)
+    nb, df = presence_log_ratios(X, y, len(classes))
+    W = W + nb_weight * nb
+    # Rare n-grams go (a smaller file, hardly other answers); lexicon features stay.
+    keep = (df >= keep_df) | np.asarray([g.startswith("§") for g in vocab])
+    model = Classifier([g for g, k in zip(vocab, keep) if k], W[keep], b, classes)
     if heldout is not None and heldout.exists():
         calibrate(model, *read_corpus(heldout, batch=CALIBRATION_BATCH))
     return model
+
+
+def _hidden_from_env() -> list[int]:
+    raw = os.environ.get("FANZHA_HIDE_BATCH", "")
+    try:
+        return [int(x) for x in raw.split(",") if x.strip()]
+    except ValueError:
+        raise SystemExit(f"FANZHA_HIDE_BATCH: expected comma-separated batch numbers, got {raw!r}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -259,22 +292,31 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--min-df", type=int, default=3)
     ap.add_argument("--l2", type=float, default=1e-4)
+    ap.add_argument("--dropout", type=float, default=0.7)
+    ap.add_argument("--nb-weight", type=float, default=0.2)
+    ap.add_argument("--keep-df", type=int, default=8)
+    ap.add_argument("--hide-batch", type=int, action="append", default=_hidden_from_env(),
+                    help="leave this held-out batch out of everything printed (repeatable; default from "
+                         "FANZHA_HIDE_BATCH, comma-separated): a batch kept sealed while the model is developed")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    model = train(args.train, min_df=args.min_df, epochs=args.epochs, l2=args.l2, heldout=args.heldout)
+    model = train(args.train, min_df=args.min_df, keep_df=args.keep_df, epochs=args.epochs, l2=args.l2,
+                  dropout=args.dropout, nb_weight=args.nb_weight, heldout=args.heldout)
     model.save(args.out)
     took = time.perf_counter() - t0
     print(f"trained on {args.train} in {took:.1f}s: {len(model.index):,} features, "
           f"model {args.out.stat().st_size / 1024:.0f} KiB -> {args.out}")
     print(f"decision settings (fitted on held-out batch {CALIBRATION_BATCH}): temperature {model.temperature:.2f}, "
           f"not_fraud threshold {model.nf_threshold:.2f}")
-    batches = read_batches(args.heldout)
+    batches = {b: v for b, v in read_batches(args.heldout).items() if b not in set(args.hide_batch)}
+    if args.hide_batch:
+        print(f"held-out batches hidden: {', '.join(map(str, sorted(set(args.hide_batch))))}")
     all_texts = [t for bt, _ in batches.values() for t in bt]
     all_labels = [lab for _, bl in batches.values() for lab in bl]
     for b, (bt, bl) in batches.items():
         r = evaluate(model, bt, bl)
-        note = {1: "used to fit the decision settings", 3: "written before the previous model",
-                4: "written before this model; the honest figure"}.get(b, "")
+        note = {1: "used to fit the decision settings", 3: "written before an earlier model",
+                4: "written before the previous model", 5: "written before this model; the honest figure"}.get(b, "")
         print(summary(f"held-out batch {b}" + (f" [{note}]" if note else ""), r, len(bt)))
     overall = evaluate(model, all_texts, all_labels)
     print(summary(f"held-out overall ({args.heldout})", overall, len(all_texts)))
