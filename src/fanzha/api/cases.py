@@ -10,7 +10,8 @@ from sqlalchemy import select
 from fanzha.api.deps import Principal, SessionDep, case_for, require, unit_scope, write_audit
 from fanzha.api.schemas import CaseDetail, CaseOut, ReportIn, VictimIn, fen_str, yuan_to_fen
 from fanzha.api.views import case_out, order_out
-from fanzha.intake.service import Filed, Incoming, file_report
+from fanzha.errors import InputError
+from fanzha.intake.service import Filed, Incoming, file_report, file_reports
 from fanzha.roles import Permission, Role
 from fanzha.store.models import Case, Order, Unit
 
@@ -21,20 +22,28 @@ Writer = Annotated[Principal, Depends(require(Permission.cases_write))]
 Feeder = Annotated[Principal, Depends(require(Permission.reports_feed))]
 
 
-def _file(session, principal: Principal, body: ReportIn, source: str) -> Filed:
+def _incoming(session, principal: Principal, body: ReportIn, source: str) -> Incoming:
     unit_code = None
     if principal.role == Role.station_officer and not body.district and not body.address:
         # An officer's own report without a place belongs to the officer's unit.
         unit_code = session.get(Unit, principal.unit_id).code
     victim = body.victim or VictimIn()
-    filed = file_report(session, Incoming(
+    return Incoming(
         received_at=body.received_at, text=body.text, source=source, external_id=body.external_id,
         district=body.district, address=body.address, caller=body.caller or victim.phone, name=victim.name,
         loss_fen=yuan_to_fen(body.loss, allow_zero=True), scam_type=body.scam_type, paid_at=body.paid_at,
         identifiers=[(i.kind, i.value) for i in body.identifiers], victim_account=victim.account,
-        unit_code=unit_code), actor=principal.name)
-    write_audit(session, principal, f"report_{filed.outcome}", "/reports", filed.case.case_no, source=source,
-                external_id=body.external_id, orders_queued=filed.orders)
+        unit_code=unit_code)
+
+
+def _audit(session, principal: Principal, body: ReportIn, source: str, outcome: str, case_no: str, orders: int) -> None:
+    write_audit(session, principal, f"report_{outcome}", "/reports", case_no, source=source,
+                external_id=body.external_id, orders_queued=orders)
+
+
+def _file(session, principal: Principal, body: ReportIn, source: str) -> Filed:
+    filed = file_report(session, _incoming(session, principal, body, source), actor=principal.name)
+    _audit(session, principal, body, source, filed.outcome, filed.case.case_no, filed.orders)
     return filed
 
 
@@ -54,7 +63,15 @@ def feed_reports(body: list[ReportIn], principal: Feeder, session: SessionDep) -
         raise HTTPException(422, "empty batch")
     if len(body) > 1000:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "at most 1000 reports a batch")
-    return [case_out(_file(session, principal, r, principal.name).case) for r in body]
+    source = principal.name
+    done = file_reports(session, [_incoming(session, principal, r, source) for r in body], actor=principal.name)
+    for n, (r, d) in enumerate(zip(body, done)):
+        if isinstance(d, InputError):
+            d.field = f"[{n}].{d.field}" if d.field else f"[{n}]"
+            raise d
+        _audit(session, principal, r, source, d.outcome, d.case_no, d.orders)
+    cases = {c.id: c for c in session.execute(select(Case).where(Case.id.in_({d.case_id for d in done}))).scalars()}
+    return [case_out(cases[d.case_id]) for d in done]
 
 
 @router.get("/cases", response_model=list[CaseOut])

@@ -1,24 +1,54 @@
-"""Filing a report: read it, open (or find) its case, route it, and start the chase.
+"""Filing reports: read them, open (or find) their cases, route them, and start the chase.
 
-This is the store edge of intake; the decisions are the pure functions of
-``extract``, ``classify`` and ``routing``. Everything happens in the caller's
-transaction, so a report is filed whole or not at all, with every step on the case's
-timeline.
+Filing is three steps, the first two pure:
+
+1. :func:`read_report` — everything one report's own content decides: the checks, the
+   identifiers (given and read from the text, in linking's spelling), the loss, the
+   scam type and its evidence, the fingerprint. It needs nothing but the report, so a
+   bulk import reads many at once (:func:`read_many`, in worker processes when asked).
+2. :func:`plan` — what filing writes for one read report, given a :class:`Book` of
+   what is already known: the reports and open cases of the store that the batch
+   touches, and those filed earlier in the same batch. Duplicates, follow-ups,
+   routing, escalation and the emergency chase are decided here.
+3. :func:`file_read` — the store edge: loads the batch's :class:`Book` in a few
+   queries, plans every report in order, and writes all the plans' rows with
+   multi-row inserts; emergency orders go through :func:`fanzha.store.services.create_orders`.
+
+A single report is a batch of one (:func:`file_report`), so the API's form, the
+platform feed and a day's sheet file reports through the same code. Everything
+happens in the caller's transaction: a report is filed whole or not at all, with every
+step on its case's timeline.
 """
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import Session, load_only
 
 from fanzha.errors import InputError
 from fanzha.intake import routing
 from fanzha.linking.identifiers import normalise_identifier
 from fanzha.store import services
-from fanzha.store.models import Case, CaseEvent, Identifier, Institution, Report, Unit, UnitZone, Victim
+from fanzha.store.models import (
+    Case,
+    CaseEvent,
+    Identifier,
+    Institution,
+    Order,
+    OrderEvent,
+    Report,
+    Unit,
+    UnitZone,
+    Victim,
+)
+from fanzha.store.types import utcnow
 
 #: Legal basis written on the orders the intake itself starts.
 EMERGENCY_BASIS = "《中华人民共和国反电信网络诈骗法》第十八条、第二十条；紧急止付"
@@ -47,12 +77,41 @@ class Incoming:
     unit_code: str | None = None       # a station officer filing for their own unit
 
 
+@dataclass(frozen=True)
+class Filing:
+    """What filing one report did: ``opened`` a case, joined one as a ``follow_up``, or
+    found it a ``duplicate`` of a report on file (``report_id`` is then that report's)."""
+
+    outcome: str  # opened | duplicate | follow_up
+    case_id: int
+    case_no: str
+    report_id: int
+    orders: int = 0
+
+
 @dataclass
 class Filed:
+    """A filing with its case loaded, for the edges that show the case."""
+
     case: Case
-    report: Report | None
+    report_id: int
     outcome: str  # opened | duplicate | follow_up
     orders: int = 0
+
+
+# -- 1. reading: one report's own content --------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReadReport:
+    """A report once read: everything its own content decides."""
+
+    inc: Incoming
+    fingerprint: str
+    identifiers: tuple[tuple[str, str], ...]  # given, then read from the text; each once
+    loss_fen: int
+    scam_type: str | None
+    evidence: tuple[str, ...]  # why the classifier chose the scam type ("" when it was given)
 
 
 def _loss_from_amounts(amounts: list[str]) -> int:
@@ -79,166 +138,467 @@ def read_text(text: str) -> tuple[list[tuple[str, str]], list[str]]:
     return pairs, list(ex.amounts)
 
 
-def _zones(session: Session) -> list[routing.Zone]:
-    """The units' zones, read once per session (a bulk import files thousands of reports in one)."""
-    zones = session.info.get("intake.zones")
-    if zones is None:
-        rows = session.execute(select(Unit.code, Unit.kind, UnitZone.district, UnitZone.zone)
-                               .join(UnitZone, isouter=True)).all()
-        zones = [routing.Zone(code, kind, district or "", zone or "") for code, kind, district, zone in rows]
-        session.info["intake.zones"] = zones
-    return zones
+#: Fields stored in columns of bounded width: field → the most characters its column keeps.
+_WIDTHS = {**{f: Report.__table__.c[f].type.length for f in ("source", "external_id", "district", "address",
+                                                              "caller", "scam_type")},
+           "name": Victim.__table__.c.name.type.length, "victim_account": Victim.__table__.c.account.type.length}
+_IDENTIFIER_WIDTH = Identifier.__table__.c.value.type.length
 
 
-def _institution(session: Session, code: str) -> Institution | None:
-    """An institution by code, remembered for the session (a bulk import asks often)."""
-    known = session.info.setdefault("intake.institutions", {})
-    if code not in known:
-        known[code] = session.execute(select(Institution).where(Institution.code == code)).scalar_one_or_none()
-    return known[code]
+def _check(inc: Incoming) -> None:
+    if inc.received_at is None or inc.received_at.tzinfo is None:
+        raise InputError("received_at needs a UTC offset", field="received_at")
+    if inc.paid_at is not None and inc.paid_at.tzinfo is None:
+        raise InputError("paid_at needs a UTC offset", field="paid_at")
+    if not inc.text or not inc.text.strip():
+        raise InputError("a report needs its text", field="text")
+    for name, width in _WIDTHS.items():
+        value = getattr(inc, name) or ""
+        if len(value) > width:
+            raise InputError(f"{name} is {len(value):,} characters; at most {width} are kept", field=name)
 
 
-def _event(case: Case, kind: str, actor: str, **detail) -> None:
-    case.events.append(CaseEvent(kind=kind, actor=actor, detail=detail))
+def read_report(inc: Incoming) -> ReadReport:
+    """Check and read one report (pure). Bad input raises :class:`InputError` naming the field."""
+    _check(inc)
+    # Identifiers in the one spelling linking compares (a card with spaces is the same card).
+    given = []
+    for i, (kind, value) in enumerate(inc.identifiers):
+        pair = normalise_identifier(kind, value, field=f"identifiers[{i}]")
+        if len(pair[1]) > _IDENTIFIER_WIDTH:
+            raise InputError(f"{kind} value is longer than {_IDENTIFIER_WIDTH} characters",
+                             field=f"identifiers[{i}].value")
+        given.append(pair)
+    found, amounts = read_text(inc.text)
+    read = []
+    for kind, value in found:
+        try:
+            pair = normalise_identifier(kind, value)
+        except InputError:  # the reader's guess, not the caller's word: a value linking refuses is dropped
+            continue
+        if len(pair[1]) <= _IDENTIFIER_WIDTH:
+            read.append(pair)
+    scam_type, evidence = inc.scam_type, ()
+    if scam_type is None:
+        from fanzha.intake.classify import classify
+
+        c = classify(inc.text)
+        scam_type, evidence = c.scam_type, tuple(c.evidence)
+    return ReadReport(inc, routing.fingerprint(inc.caller, inc.received_at, inc.text),
+                      tuple(dict.fromkeys([*given, *read])),
+                      inc.loss_fen if inc.loss_fen is not None else _loss_from_amounts(amounts),
+                      scam_type, evidence)
+
+
+def _read_or_error(inc: Incoming) -> ReadReport | InputError:
+    try:
+        return read_report(inc)
+    except InputError as err:
+        return err
+
+
+def read_many(incs: Iterable[Incoming], *, processes: int = 1,
+              chunksize: int = 64) -> Iterator[ReadReport | InputError]:
+    """Read reports in order, each one's :class:`ReadReport` or its :class:`InputError`.
+
+    With ``processes`` > 1 the reading (extraction and classification, nearly all of a
+    bulk import's work) runs in that many worker processes. They are forked here, at
+    the call, after the classifier is loaded (so none loads it again) and before the
+    caller starts any thread; the results are then taken lazily, so the caller can file
+    the first ones while the workers read the rest.
+    """
+    if processes <= 1:
+        return map(_read_or_error, incs)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from fanzha.intake.classify import default_classifier
+
+    default_classifier()
+    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
+    results = pool.map(_read_or_error, incs, chunksize=chunksize)
+
+    def taken() -> Iterator[ReadReport | InputError]:
+        try:
+            yield from results
+        finally:
+            pool.shutdown(cancel_futures=True)
+
+    return taken()
+
+
+# -- 2. planning: what filing writes, given what is known -----------------------------
+
+
+@dataclass(eq=False)
+class CaseRef:
+    """A case as filing sees it; ``id`` is ``None`` until a case opened in this batch is written."""
+
+    id: int | None
+    case_no: str
+    loss_fen: int
+    emergency: bool
+    accounts: set[str]  # the victims' own accounts (never chased)
+    row: dict[str, Any] | None = None  # the row to insert, for a case opened in this batch
+    changed: bool = False
+
+
+@dataclass(eq=False)
+class ReportRef:
+    id: int | None
+    case: CaseRef
+
+
+@dataclass(frozen=True)
+class UnitRef:
+    id: int
+    code: str
+    parent: UnitRef | None
+
+
+@dataclass(frozen=True)
+class Chase:
+    """One emergency order to queue: the event ``order_queued`` follows if it is new."""
+
+    kind: str
+    institution: str
+    target: str
+    amount_fen: int | None
+
+
+@dataclass
+class Plan:
+    """What filing one report writes. ``steps`` is the case's timeline in order: events
+    (``kind``, ``actor``, ``detail``) and :class:`Chase` orders."""
+
+    read: ReadReport
+    outcome: str
+    case: CaseRef
+    report: ReportRef
+    victim: dict[str, Any] | None = None
+    steps: list[tuple[str, str, dict] | Chase] = field(default_factory=list)
+
+
+@dataclass
+class Book:
+    """What planning a batch needs to know, from the store and from the batch so far."""
+
+    zones: list[routing.Zone]
+    units: dict[str, UnitRef]
+    institutions: set[str]
+    by_external: dict[tuple[str, str], ReportRef] = field(default_factory=dict)
+    by_fingerprint: dict[str, ReportRef] = field(default_factory=dict)
+    #: caller → reports on open cases: (received_at, order, report); later in the batch sorts later
+    by_caller: dict[str, list[tuple[datetime, tuple[int, int], ReportRef]]] = field(default_factory=dict)
+    next_case_no: dict[date, str] = field(default_factory=dict)  # Shanghai day → the next free number
+    _seq: Iterator[int] = field(default_factory=itertools.count)
+
+    def remember(self, inc: Incoming, fingerprint: str, report: ReportRef, order: tuple[int, int]) -> None:
+        if inc.external_id:
+            self.by_external.setdefault((inc.source, inc.external_id), report)
+        self.by_fingerprint.setdefault(fingerprint, report)
+        if inc.caller:
+            self.by_caller.setdefault(inc.caller, []).append((inc.received_at, order, report))
+
+    def open_case_of(self, caller: str, since: datetime) -> CaseRef | None:
+        """The open case of the caller's latest report received since ``since``."""
+        found = [(at, order, r) for at, order, r in self.by_caller.get(caller, ()) if at >= since]
+        return max(found, key=lambda f: (f[0], f[1]))[2].case if found else None
+
+    def take_case_no(self, at: datetime) -> str:
+        day = at.astimezone(services.SHANGHAI).date()
+        no = self.next_case_no[day]
+        self.next_case_no[day] = f"{no[:-6]}{int(no[-6:]) + 1:06d}"
+        return no
+
+
+def plan(r: ReadReport, book: Book, *, actor: str, escalation: routing.EscalationRule = routing.EscalationRule(),
+         emergency_window: timedelta = timedelta(hours=24)) -> Plan:
+    """Decide how one read report is filed, and record it in ``book`` for the reports after it.
+
+    The same report again (the platform's own id, or the same caller, minute and words)
+    is a duplicate of the first; a follow-up call by the same victim joins the open
+    case; anything else opens a case routed to the unit that owns the place.
+    """
+    inc = r.inc
+    # 1. The same report again.
+    dup = book.by_external.get((inc.source, inc.external_id)) if inc.external_id else None
+    dup = dup or book.by_fingerprint.get(r.fingerprint)
+    if dup is not None:
+        return Plan(r, "duplicate", dup.case, dup)
+
+    # 2. A follow-up call by the same victim joins the open case.
+    prior = book.open_case_of(inc.caller, inc.received_at - FOLLOW_UP_WINDOW) if inc.caller else None
+    if prior is not None:
+        case = prior
+        p = Plan(r, "follow_up", case, ReportRef(None, case))
+        if r.loss_fen > case.loss_fen:
+            case.loss_fen, case.changed = r.loss_fen, True
+        p.steps.append(("follow_up", actor, {"source": inc.source, "loss": r.loss_fen}))
+    else:
+        # 3. A new case, routed to the unit that owns the place.
+        if inc.unit_code:
+            unit = book.units.get(inc.unit_code)
+            why = "filed by the unit's own officer"
+        else:
+            route = routing.route(inc.district, inc.address, book.zones)
+            unit = book.units.get(route.unit_code) if route.unit_code else None
+            why = route.reason
+        reason = routing.escalate(r.loss_fen, 1, escalation)
+        up = unit.parent if reason and unit is not None else None
+        case = CaseRef(None, book.take_case_no(inc.received_at), r.loss_fen, False, set())
+        case.row = {"case_no": case.case_no, "status": "open", "scam_type": r.scam_type,
+                    "unit_id": unit.id if unit else None, "summary": inc.text[:200],
+                    "escalated_to_id": up.id if up else None}
+        p = Plan(r, "opened", case, ReportRef(None, case))
+        if inc.name or inc.victim_account or inc.caller:
+            p.victim = {"name": inc.name, "phone": inc.caller, "id_number": "", "account": inc.victim_account,
+                        "loss_fen": r.loss_fen}
+            case.accounts.add(inc.victim_account)
+        p.steps.append(("filed", actor, {"source": inc.source, "external_id": inc.external_id}))
+        if r.evidence:
+            p.steps.append(("classified", "intake", {"scam_type": r.scam_type, "evidence": list(r.evidence)}))
+        p.steps.append(("routed", "intake", {"unit": unit.code if unit else None, "reason": why}))
+        if up is not None:
+            p.steps.append(("escalated", "intake", {"to": up.code, "reason": reason}))
+    _chase(p, book, emergency_window)
+    book.remember(inc, r.fingerprint, p.report, (1, next(book._seq)))
+    return p
+
+
+def _chase(p: Plan, book: Book, window: timedelta) -> None:
+    """Money that left in the last hours: query and stop the receiving accounts now.
+
+    For every card named in the report (other than the victim's own), the issuing bank
+    gets a transaction-details query and a stop-payment for the case's loss. The orders
+    go to the outbox in the same transaction; repeating the report repeats nothing
+    (idempotency keys).
+    """
+    inc, case = p.read.inc, p.case
+    if not routing.is_emergency(inc.paid_at, inc.received_at, window):
+        return
+    if not case.emergency:
+        case.emergency = case.changed = True
+        p.steps.append(("emergency", "intake", {"paid_at": inc.paid_at.isoformat() if inc.paid_at else None}))
+    from fanzha.intake.bins import issuer
+
+    for kind, value in p.read.identifiers:
+        if kind != "bank_card" or value in case.accounts:
+            continue
+        bank = issuer(value)
+        if bank is None or bank.bank_code not in book.institutions:
+            p.steps.append(("no_institution", "intake", {"account": value}))
+            continue
+        p.steps.append(Chase("transaction_details", bank.bank_code, value, None))
+        if case.loss_fen:
+            p.steps.append(Chase("stop_payment", bank.bank_code, value, case.loss_fen))
+
+
+# -- 3. the store edge ------------------------------------------------------------------
+
+
+def _lookups(session: Session) -> tuple[list[routing.Zone], dict[str, UnitRef], set[str]]:
+    """Zones, units and institution codes, read once per session (they change rarely)."""
+    cached = session.info.get("intake.lookups")
+    if cached is None:
+        zones = [routing.Zone(code, kind, district or "", zone or "") for code, kind, district, zone in session.execute(
+            select(Unit.code, Unit.kind, UnitZone.district, UnitZone.zone).join(UnitZone, isouter=True))]
+        rows = {uid: (code, parent) for uid, code, parent in session.execute(
+            select(Unit.id, Unit.code, Unit.parent_id))}
+        by_id: dict[int, UnitRef] = {}
+
+        def ref(uid: int) -> UnitRef:
+            if uid not in by_id:
+                code, parent = rows[uid]
+                by_id[uid] = UnitRef(uid, code, ref(parent) if parent is not None else None)
+            return by_id[uid]
+
+        units = {code: ref(uid) for uid, (code, _) in rows.items()}
+        institutions = set(session.execute(select(Institution.code)).scalars())
+        cached = session.info["intake.lookups"] = (zones, units, institutions)
+    return cached
+
+
+def load_book(session: Session, reads: Sequence[ReadReport]) -> Book:
+    """The :class:`Book` for a batch: only the store's rows the batch can touch, in a few queries."""
+    zones, units, institutions = _lookups(session)
+    book = Book(zones, units, institutions)
+    if not reads:
+        return book
+    cases: dict[int, CaseRef] = {}
+
+    def case_ref(cid: int, no: str, loss: int, emergency: bool) -> CaseRef:
+        if cid not in cases:
+            cases[cid] = CaseRef(cid, no, loss, emergency, set())
+        return cases[cid]
+
+    case_cols = (Case.id, Case.case_no, Case.loss_fen, Case.emergency)
+    externals = sorted({r.inc.external_id for r in reads if r.inc.external_id})
+    prints = sorted({r.fingerprint for r in reads})
+    same = [Report.fingerprint.in_(prints)] + ([Report.external_id.in_(externals)] if externals else [])
+    for rid, source, ext, fp, *c in session.execute(
+            select(Report.id, Report.source, Report.external_id, Report.fingerprint, *case_cols)
+            .join(Case, Report.case_id == Case.id).where(or_(*same)).order_by(Report.id)):
+        ref = ReportRef(rid, case_ref(*c))
+        if ext:
+            book.by_external.setdefault((source, ext), ref)
+        if fp in prints:
+            book.by_fingerprint.setdefault(fp, ref)
+    callers = sorted({r.inc.caller for r in reads if r.inc.caller})
+    if callers:
+        since = min(r.inc.received_at for r in reads if r.inc.caller) - FOLLOW_UP_WINDOW
+        joined: set[int] = set()
+        for rid, caller, at, *c in session.execute(
+                select(Report.id, Report.caller, Report.received_at, *case_cols).join(Case, Report.case_id == Case.id)
+                .where(Report.caller.in_(callers), Case.status == "open", Report.received_at >= since)):
+            book.by_caller.setdefault(caller, []).append((at, (0, rid), ReportRef(rid, case_ref(*c))))
+            joined.add(c[0])
+        if joined:
+            for cid, account in session.execute(select(Victim.case_id, Victim.account)
+                                                .where(Victim.case_id.in_(sorted(joined)))):
+                cases[cid].accounts.add(account)
+    for r in reads:
+        day = r.inc.received_at.astimezone(services.SHANGHAI).date()
+        if day not in book.next_case_no:
+            book.next_case_no[day] = services.next_case_no(session, r.inc.received_at)
+    return book
+
+
+def file_read(session: Session, reads: Sequence[ReadReport | InputError], *, actor: str,
+              escalation: routing.EscalationRule = routing.EscalationRule(),
+              emergency_window: timedelta = timedelta(hours=24)) -> list[Filing | InputError]:
+    """File a batch of read reports, in order, in the caller's transaction.
+
+    Returns each report's :class:`Filing`, or the :class:`InputError` it was read with
+    (such a report writes nothing; the others still go in). Reports of the batch see
+    each other exactly as if filed one after another.
+    """
+    session.flush()
+    good = [r for r in reads if isinstance(r, ReadReport)]
+    book = load_book(session, good)
+    plans = {id(r): plan(r, book, actor=actor, escalation=escalation, emergency_window=emergency_window)
+             for r in good}
+    order_counts = _write(session, list(plans.values()), actor)
+    out: list[Filing | InputError] = []
+    for r in reads:
+        if isinstance(r, InputError):
+            out.append(r)
+            continue
+        p = plans[id(r)]
+        out.append(Filing(p.outcome, p.case.id, p.case.case_no, p.report.id, order_counts.get(id(p), 0)))
+    return out
+
+
+def _write(session: Session, plans: list[Plan], actor: str) -> dict[int, int]:
+    """Write the plans' rows; the number of new orders per plan (by ``id``)."""
+    now = utcnow()
+    filed = [p for p in plans if p.outcome != "duplicate"]
+    if not filed:
+        return {}
+    opened = [p for p in filed if p.outcome == "opened"]
+    if opened:
+        rows = [{**p.case.row, "opened_at": now, "loss_fen": p.case.loss_fen, "emergency": p.case.emergency}
+                for p in opened]
+        t = Case.__table__
+        # Rows come back keyed by a value unique in the batch, not in order: asking for their
+        # order would make SQLite insert them one at a time.
+        ids = {no: cid for no, cid in session.execute(insert(t).returning(t.c.case_no, t.c.id), rows)}
+        for p in opened:
+            p.case.id = ids[p.case.case_no]
+    changed = {id(p.case): p.case for p in filed if p.outcome == "follow_up" and p.case.changed}
+    if changed:
+        t = Case.__table__
+        session.execute(update(t).where(t.c.id == bindparam("b_id"))
+                        .values(loss_fen=bindparam("b_loss"), emergency=bindparam("b_emergency")),
+                        [{"b_id": c.id, "b_loss": c.loss_fen, "b_emergency": c.emergency} for c in changed.values()])
+    rows = [{"source": r.inc.source, "external_id": r.inc.external_id, "received_at": r.inc.received_at,
+             "district": r.inc.district, "address": r.inc.address, "scam_type": r.scam_type, "loss_fen": r.loss_fen,
+             "text": r.inc.text, "caller": r.inc.caller, "paid_at": r.inc.paid_at, "fingerprint": r.fingerprint,
+             "case_id": p.case.id, "created_by": actor} for p in filed for r in [p.read]]
+    t = Report.__table__
+    # A fingerprint is filed once per batch (the second is a duplicate): it names the row.
+    ids = {fp: rid for fp, rid in session.execute(insert(t).returning(t.c.fingerprint, t.c.id), rows)}
+    for p in filed:
+        p.report.id = ids[p.read.fingerprint]
+    identifiers = [{"report_id": p.report.id, "kind": k, "value": v} for p in filed for k, v in p.read.identifiers]
+    if identifiers:
+        session.execute(insert(Identifier.__table__), identifiers)
+    victims = [{**p.victim, "case_id": p.case.id} for p in filed if p.victim]
+    if victims:
+        session.execute(insert(Victim.__table__), victims)
+
+    # Emergency orders, through the gateway's checked builder (one query for the keys in use).
+    chases = [(p, s) for p in filed for s in p.steps if isinstance(s, Chase)]
+    created = _queue_orders(session, chases, actor) if chases else {}
+    counts: dict[int, int] = {}
+    events = []
+    for p in filed:
+        for s in p.steps:
+            if isinstance(s, Chase):
+                if not created[id(s)]:
+                    continue
+                counts[id(p)] = counts.get(id(p), 0) + 1
+                s = ("order_queued", "intake", {"order_kind": s.kind, "institution": s.institution,
+                                                "target": s.target})
+            kind, who, detail = s
+            events.append({"case_id": p.case.id, "at": now, "kind": kind, "actor": who, "detail": detail})
+    session.execute(insert(CaseEvent.__table__), events)
+    # Cases this session holds were changed underneath it: read them afresh when next used.
+    for cid in {p.case.id for p in filed}:
+        obj = session.identity_map.get(session.identity_key(Case, cid))
+        if obj is not None:
+            session.expire(obj)
+    return counts
+
+
+def _queue_orders(session: Session, chases: list[tuple[Plan, Chase]], actor: str) -> dict[int, bool]:
+    """Queue the chases' orders; whether each (by ``id``) is a new order.
+
+    :func:`fanzha.store.services.create_orders` checks them and builds the rows in a
+    scratch session on the same connection and transaction; they are written here in two
+    multi-row inserts and the scratch session is dropped unflushed. (Its unit of work
+    would insert them one row at a time on SQLite, where it must match each returned id
+    to its object; the idempotency key names each row instead.)
+    """
+    scratch = Session(bind=session.connection(), autoflush=False)
+    try:
+        cases = {c.id: c for c in scratch.execute(select(Case).options(load_only(Case.id, Case.case_no))
+                                                  .where(Case.id.in_(sorted({p.case.id for p, _ in chases}))))
+                 .scalars()}
+        insts = {i.code: i for i in scratch.execute(select(Institution).where(
+            Institution.code.in_(sorted({s.institution for _, s in chases})))).scalars()}
+        made = services.create_orders(scratch, [
+            services.OrderSpec(cases[p.case.id], s.kind, insts[s.institution], s.target, EMERGENCY_BASIS,
+                               s.amount_fen) for p, s in chases], created_by=actor)
+        new = list({id(o): o for o, is_new in made if is_new}.values())
+        if new:
+            t, te = Order.__table__, OrderEvent.__table__
+            columns = {c.key for c in sa_inspect(Order).column_attrs}
+            rows = [{**{k: v for k, v in vars(o).items() if k in columns}, "case_id": o.case.id,
+                     "institution_id": o.institution.id} for o in new]
+            ids = {key: oid for key, oid in session.execute(insert(t).returning(t.c.idempotency_key, t.c.id), rows)}
+            session.execute(insert(te), [{"order_id": ids[o.idempotency_key], "at": e.at, "from_state": e.from_state,
+                                          "to_state": e.to_state, "actor": e.actor, "note": e.note}
+                                         for o in new for e in o.events])
+        return {id(s): is_new for (_, s), (_, is_new) in zip(chases, made)}
+    finally:
+        scratch.expunge_all()
+        scratch.close()
+
+
+def file_reports(session: Session, incs: Sequence[Incoming], *, actor: str,
+                 escalation: routing.EscalationRule = routing.EscalationRule(),
+                 emergency_window: timedelta = timedelta(hours=24)) -> list[Filing | InputError]:
+    """Read and file a batch of reports in the caller's transaction (see :func:`file_read`)."""
+    return file_read(session, list(read_many(incs)), actor=actor, escalation=escalation,
+                     emergency_window=emergency_window)
 
 
 def file_report(session: Session, inc: Incoming, *, actor: str,
                 escalation: routing.EscalationRule = routing.EscalationRule(),
                 emergency_window: timedelta = timedelta(hours=24)) -> Filed:
     """File one report. The same report twice is one case; a follow-up call joins its case."""
-    if inc.received_at.tzinfo is None:
-        raise InputError("received_at needs a UTC offset", field="received_at")
-    if not inc.text or not inc.text.strip():
-        raise InputError("a report needs its text", field="text")
-    # Identifiers in the one spelling linking compares (a card with spaces is the same card).
-    given = [normalise_identifier(kind, value, field=f"identifiers[{i}]")
-             for i, (kind, value) in enumerate(inc.identifiers)]
-    # Each report ends with a flush, so the queries below never need one first: without
-    # autoflush a bulk import does not write its pending rows before every lookup.
-    with session.no_autoflush:
-        filed = _open_or_join(session, inc, given, actor=actor, escalation=escalation,
-                              emergency_window=emergency_window)
-    session.flush()
-    return filed
-
-
-def _open_or_join(session: Session, inc: Incoming, given: list[tuple[str, str]], *, actor: str,
-                  escalation: routing.EscalationRule, emergency_window: timedelta) -> Filed:
-    # 1. The same report again: the platform's own id, or the same caller, minute and words.
-    if inc.external_id:
-        dup = session.execute(select(Report).where(Report.source == inc.source,
-                                                   Report.external_id == inc.external_id)).scalar_one_or_none()
-        if dup is not None and dup.case is not None:
-            return Filed(dup.case, dup, "duplicate")
-    fp = routing.fingerprint(inc.caller, inc.received_at, inc.text)
-    dup = session.execute(select(Report).where(Report.fingerprint == fp)).scalars().first()
-    if dup is not None and dup.case is not None:
-        return Filed(dup.case, dup, "duplicate")
-
-    # 2. Read the text.
-    found, amounts = read_text(inc.text)
-    read = []
-    for kind, value in found:
-        try:
-            read.append(normalise_identifier(kind, value))
-        except InputError:  # the reader's guess, not the caller's word: a value linking refuses is dropped
-            continue
-    identifiers = list(dict.fromkeys([*given, *read]))
-    loss = inc.loss_fen if inc.loss_fen is not None else _loss_from_amounts(amounts)
-    scam_type = inc.scam_type
-    evidence: list[str] = []
-    if scam_type is None:
-        from fanzha.intake.classify import classify
-
-        c = classify(inc.text)
-        scam_type, evidence = c.scam_type, c.evidence
-
-    report = Report(source=inc.source, external_id=inc.external_id, received_at=inc.received_at,
-                    district=inc.district, address=inc.address, scam_type=scam_type, loss_fen=loss,
-                    text=inc.text, caller=inc.caller, paid_at=inc.paid_at, fingerprint=fp, created_by=actor,
-                    identifiers=[Identifier(kind=k, value=v) for k, v in identifiers])
-
-    # 3. A follow-up call by the same victim joins the open case.
-    if inc.caller:
-        prior = session.execute(
-            select(Report).join(Case).where(Report.caller == inc.caller, Case.status == "open",
-                                            Report.received_at >= inc.received_at - FOLLOW_UP_WINDOW)
-            .order_by(Report.received_at.desc())).scalars().first()
-        if prior is not None:
-            case = prior.case
-            report.case = case
-            session.add(report)
-            case.loss_fen = max(case.loss_fen, loss)
-            _event(case, "follow_up", actor, source=inc.source, loss=loss)
-            filed = Filed(case, report, "follow_up")
-            filed.orders = _maybe_emergency(session, case, report, identifiers, actor, emergency_window)
-            session.flush()
-            return filed
-
-    # 4. A new case, routed to the unit that owns the place.
-    if inc.unit_code:
-        unit = session.execute(select(Unit).where(Unit.code == inc.unit_code)).scalar_one_or_none()
-        why = "filed by the unit's own officer"
-    else:
-        r = routing.route(inc.district, inc.address, _zones(session))
-        unit = session.execute(select(Unit).where(Unit.code == r.unit_code)).scalar_one_or_none() \
-            if r.unit_code else None
-        why = r.reason
-    case = Case(case_no=services.next_case_no(session, inc.received_at), scam_type=scam_type, unit=unit,
-                loss_fen=loss, summary=inc.text[:200])
-    session.add(case)
-    report.case = case
-    session.add(report)
-    if inc.name or inc.victim_account or inc.caller:
-        session.add(Victim(case=case, name=inc.name, phone=inc.caller, account=inc.victim_account,
-                           loss_fen=loss))
-    _event(case, "filed", actor, source=inc.source, external_id=inc.external_id)
-    if evidence:
-        _event(case, "classified", "intake", scam_type=scam_type, evidence=evidence)
-    _event(case, "routed", "intake", unit=unit.code if unit else None, reason=why)
-    reason = routing.escalate(loss, 1, escalation)
-    if reason and unit is not None and unit.parent is not None:
-        case.escalated_to = unit.parent
-        _event(case, "escalated", "intake", to=unit.parent.code, reason=reason)
-    filed = Filed(case, report, "opened")
-    filed.orders = _maybe_emergency(session, case, report, identifiers, actor, emergency_window)
-    session.flush()
-    return filed
-
-
-def _maybe_emergency(session: Session, case: Case, report: Report, identifiers: list[tuple[str, str]],
-                     actor: str, window: timedelta) -> int:
-    """Money that left in the last hours: query and stop the receiving accounts now.
-
-    For every card named in the report (other than the victim's own), the issuing bank
-    gets a transaction-details query and a stop-payment for the reported loss. The
-    orders go to the outbox in this same transaction; repeating the report repeats
-    nothing (idempotency keys).
-    """
-    if not routing.is_emergency(report.paid_at, report.received_at, window):
-        return 0
-    if not case.emergency:
-        case.emergency = True
-        _event(case, "emergency", "intake", paid_at=report.paid_at.isoformat() if report.paid_at else None)
-    from fanzha.intake.bins import issuer
-
-    own = {v.account for v in case.victims}
-    n = 0
-    for kind, value in identifiers:
-        if kind != "bank_card" or value in own:
-            continue
-        bank = issuer(value)
-        inst = _institution(session, bank.bank_code) if bank else None
-        if inst is None:
-            _event(case, "no_institution", "intake", account=value)
-            continue
-        for kind_, amount in (("transaction_details", None), ("stop_payment", case.loss_fen or None)):
-            if kind_ == "stop_payment" and not amount:
-                continue
-            order, created = services.create_order(session, case=case, kind=kind_, institution=inst, target=value,
-                                                   legal_basis=EMERGENCY_BASIS, created_by=actor,
-                                                   amount_fen=amount, flush=False)
-            if created:
-                n += 1
-                _event(case, "order_queued", "intake", order_kind=kind_, institution=inst.code, target=value)
-    return n
+    [done] = file_reports(session, [inc], actor=actor, escalation=escalation, emergency_window=emergency_window)
+    if isinstance(done, InputError):
+        raise done
+    return Filed(session.get(Case, done.case_id), done.report_id, done.outcome, done.orders)

@@ -6,7 +6,10 @@ these functions only read and write rows, inside the caller's transaction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -43,47 +46,117 @@ def get_institution(session: Session, code: str) -> Institution:
     return inst
 
 
+@dataclass(frozen=True)
+class OrderSpec:
+    """One order to put in the outbox: what :func:`create_orders` checks and writes.
+
+    ``key`` defaults to :func:`fanzha.gateway.orders.idempotency_key` of the order's
+    case, kind, institution, target, amount and ``round_no``. ``extra`` is merged into
+    the stored request (the automatic loop notes there why it decided the order);
+    ``not_before`` keeps the dispatcher from sending it earlier.
+    """
+
+    case: Case
+    kind: str
+    institution: Institution
+    target: str
+    legal_basis: str
+    amount_fen: int | None = None
+    key: str | None = None
+    expires_at: datetime | None = None
+    round_no: int = 0
+    extra: dict[str, Any] | None = None
+    not_before: datetime | None = None
+
+
+def _checked_kind(spec: OrderSpec, where: str) -> OrderKind:
+    """The spec's kind, once its fields are known to make an order (else InputError)."""
+    try:
+        kind = OrderKind(spec.kind)
+    except ValueError:
+        raise InputError(f"{where}unknown order kind {spec.kind!r}; one of: "
+                         f"{', '.join(k.value for k in OrderKind)}", field="kind") from None
+    if not spec.target:
+        raise InputError(f"{where}an order needs a target (account, number or URL)", field="target")
+    if not (spec.legal_basis or "").strip():
+        raise InputError(f"{where}an order needs a legal basis", field="legal_basis")
+    if kind in MONEY_ORDERS and not spec.amount_fen:
+        raise InputError(f"{where}a {kind.value} order needs an amount", field="amount")
+    if kind not in MONEY_ORDERS and spec.amount_fen is not None:
+        raise InputError(f"{where}a {kind.value} order takes no amount", field="amount")
+    return kind
+
+
+def create_orders(session: Session, specs: Sequence[OrderSpec], *,
+                  created_by: str) -> list[tuple[Order, bool]]:
+    """Put orders in the outbox, in the caller's transaction: ``(order, created)`` per
+    spec, in the specs' order.
+
+    Every spec is checked before anything is added (a bad one raises
+    :class:`~fanzha.errors.InputError` naming the spec's position and field, and
+    nothing is written). The keys already used are read in one query: a key already
+    used by the same order is that order again (``created`` false), by a different
+    order an error; a key twice among ``specs`` is one order. The new rows and their
+    first events are added, not flushed: the caller's flush writes them together.
+    """
+    checked: list[tuple[OrderSpec, OrderKind, str]] = []
+    for n, spec in enumerate(specs):
+        kind = _checked_kind(spec, f"order {n + 1}: " if len(specs) > 1 else "")
+        key = spec.key or idempotency_key(spec.case.case_no, kind, spec.institution.code, spec.target,
+                                          spec.amount_fen, spec.round_no)
+        checked.append((spec, kind, key))
+    if not checked:
+        return []
+    keys = sorted({k for _, _, k in checked})
+    existing = {o.idempotency_key: o for o in session.execute(
+        select(Order).where(Order.idempotency_key.in_(keys))).scalars()}
+    now = utcnow()
+    out: list[tuple[Order, bool]] = []
+    made: dict[str, Order] = {}
+    for n, (spec, kind, key) in enumerate(checked):
+        old = existing.get(key) or made.get(key)
+        if old is not None:
+            same = ((old.case_id == spec.case.id or old.case is spec.case) and old.kind == kind.value
+                    and old.target == spec.target and old.amount_fen == spec.amount_fen
+                    and (old.institution_id == spec.institution.id or old.institution is spec.institution))
+            if not same:
+                where = f"order {n + 1}: " if len(specs) > 1 else ""
+                raise InputError(f"{where}idempotency key already used for a different order",
+                                 field="idempotency_key")
+            out.append((old, False))
+            continue
+        request = {"case_no": spec.case.case_no, "kind": kind.value, "institution": spec.institution.code,
+                   "target": spec.target, "amount_fen": spec.amount_fen, "legal_basis": spec.legal_basis,
+                   **(spec.extra or {})}
+        order = Order(case=spec.case, kind=kind.value, institution=spec.institution, target=spec.target,
+                      amount_fen=spec.amount_fen, legal_basis=spec.legal_basis, idempotency_key=key,
+                      state=OrderState.pending.value, created_by=created_by, created_at=now, updated_at=now,
+                      expires_at=spec.expires_at, round_no=spec.round_no, attempts=0, request=request,
+                      next_attempt_at=spec.not_before)
+        order.events.append(OrderEvent(at=now, from_state=None, to_state=order.state, actor=created_by,
+                                       note="queued in the outbox" + (
+                                           f", not before {spec.not_before.isoformat()}" if spec.not_before else "")))
+        made[key] = order
+        out.append((order, True))
+    session.add_all(made.values())
+    return out
+
+
 def create_order(session: Session, *, case: Case, kind: str, institution: Institution, target: str,
                  legal_basis: str, created_by: str, amount_fen: int | None = None,
                  key: str | None = None, expires_at: datetime | None = None,
                  round_no: int = 0, flush: bool = True) -> tuple[Order, bool]:
-    """Put an order in the outbox. The same idempotency key twice is the same order.
+    """Put one order in the outbox (:func:`create_orders` of one spec). The same
+    idempotency key twice is the same order.
 
     Returns ``(order, created)``.
     """
-    try:
-        kind_ = OrderKind(kind)
-    except ValueError:
-        raise InputError(f"unknown order kind {kind!r}; one of: {', '.join(k.value for k in OrderKind)}",
-                         field="kind") from None
-    if not target:
-        raise InputError("an order needs a target (account, number or URL)", field="target")
-    if not legal_basis.strip():
-        raise InputError("an order needs a legal basis", field="legal_basis")
-    if kind_ in MONEY_ORDERS and not amount_fen:
-        raise InputError(f"a {kind_.value} order needs an amount", field="amount")
-    if kind_ not in MONEY_ORDERS and amount_fen is not None:
-        raise InputError(f"a {kind_.value} order takes no amount", field="amount")
-    key = key or idempotency_key(case.case_no, kind_, institution.code, target, amount_fen, round_no)
-    existing = session.execute(select(Order).where(Order.idempotency_key == key)).scalar_one_or_none()
-    if existing is not None:
-        same = (existing.case_id == case.id and existing.kind == kind_.value and existing.target == target
-                and existing.institution_id == institution.id and existing.amount_fen == amount_fen)
-        if not same:
-            raise InputError("idempotency key already used for a different order", field="idempotency_key")
-        return existing, False
-    now = utcnow()
-    order = Order(case=case, kind=kind_.value, institution=institution, target=target, amount_fen=amount_fen,
-                  legal_basis=legal_basis, idempotency_key=key, state=OrderState.pending.value,
-                  created_by=created_by, created_at=now, updated_at=now, expires_at=expires_at, round_no=round_no,
-                  request={"case_no": case.case_no, "kind": kind_.value, "institution": institution.code,
-                           "target": target, "amount_fen": amount_fen, "legal_basis": legal_basis})
-    order.events.append(OrderEvent(at=now, from_state=None, to_state=order.state, actor=created_by,
-                                   note="queued in the outbox"))
-    session.add(order)
-    if flush:  # the caller needs the order's id now (not so a report filing many at once)
+    [(order, created)] = create_orders(session, [OrderSpec(
+        case, kind, institution, target, legal_basis, amount_fen, key, expires_at, round_no)],
+        created_by=created_by)
+    if created and flush:  # the caller needs the order's id now (not so a report filing many at once)
         session.flush()
-    return order, True
+    return order, created
 
 
 def move_order(session: Session, order: Order, new_state: str, *, actor: str, note: str = "",
