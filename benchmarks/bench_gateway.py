@@ -28,11 +28,25 @@ down a three-layer mule chain across three institutions before the report; the
 automatic loop (:mod:`fanzha.gateway.loop`) chases it. Reported: the share of stolen
 money held, time to first and last hold per case against the bound (the chain of
 institution latencies the loop had to wait for), and their ratio. Institution time is
-not accelerated (``--speed 1``); the world is synthetic, not a day of ``fanzha sim``.
+not accelerated (``--speed 1``); the world is synthetic (see ``--mode day`` for a day of ``fanzha sim``).
 Where the difference goes, per step of a chain (``steps``, median and p95 in ms): an
 answer received → the loop's next order written; that order written → sent; the HTTP
 round trip beyond the institution's own latency (the simulator's share included); and
 the dispatcher's start → the first orders sent.
+
+``--mode day`` runs the race over a day of a ``fanzha sim`` world's reports (those
+with a payment within ``--recent-hours``): each report is filed as intake files an
+emergency (the receiving accounts queried and stopped at once for what was paid there)
+when the simulated clock reaches its receipt; the world's institutions answer in 1–5 s
+of simulated time while its fraudsters keep moving and cashing out what is not held.
+Simulated time runs ``--speed`` times the wall clock and skips ahead to the next report
+whenever nothing is in flight. The same day is then handled "by hand"
+(``--officer-round`` minutes between rounds, the first ``--hand-first-round`` minutes
+after the report; ``--hand-speed``, as the officer's waits dominate). Reported, per
+case and overall, in simulated seconds from the report: money held, time to first and
+last hold and their bound (institution latency along the chain of answers that led to
+the hold), and the money the automatic loop saves over by hand. Writes
+``gateway_day.json``.
 
 Writes ``benchmarks/out/gateway.json`` (or ``--out DIR/gateway.json``).
 """
@@ -52,6 +66,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy import select
+
+from fanzha.money import parse_yuan
 
 OUT = Path(__file__).resolve().parent / "out" / "gateway.json"
 START = datetime(2024, 4, 29, 9, 0, tzinfo=timezone(timedelta(hours=8)))
@@ -293,11 +309,7 @@ def run_loop(n_cases: int, *, institutions: int, speed: float, database_url: str
     after = {o.idempotency_key: (o.request.get("loop") or {}).get("after") for o in orders}
 
     def chain_bound(key: str | None) -> float:
-        total = 0.0
-        while key:
-            total += lat.get(key, 0.0)
-            key = after.get(key)
-        return total
+        return _chain_bound(key, after, lat)
 
     by_case: dict[int, list] = {}
     for o in orders:
@@ -353,11 +365,263 @@ def run_loop(n_cases: int, *, institutions: int, speed: float, database_url: str
                            **d.counters.by_outcome}}
 
 
+def _chain_bound(key: str | None, after: dict[str, str | None], latency: dict[str, float]) -> float:
+    """The institution latency along the chain of answers that led to order ``key``:
+    its own, the answer that decided it, the answer that decided that one…"""
+    total = 0.0
+    while key:
+        total += latency.get(key, 0.0)
+        key = after.get(key)
+    return total
+
+
+# --- the race over a day of `fanzha sim` reports ---------------------------------------
+
+def _day_world(directory: Path, transactions: int, seed: int) -> Path:
+    """A one-day `fanzha sim` world in ``directory`` (made once, then reused)."""
+    if not (directory / "reports.jsonl").is_file():
+        from fanzha.sim.world import WorldParams, build
+        from fanzha.sim.writer import write_world
+
+        write_world(build(WorldParams(seed=seed, transactions=transactions)), directory)
+    return directory
+
+
+def _day_cases(world: Path, recent: timedelta) -> list[dict]:
+    """The world's fraud reports (first report of each case) whose last payment is within
+    ``recent`` of the report, each with what the report says: the victim's account,
+    when and how much was paid to which receiving account at which institution."""
+    import csv
+
+    with open(world / "truth" / "reports.csv", newline="", encoding="utf-8") as fh:
+        truth = {r["report_id"]: r for r in csv.DictReader(fh)}
+    with open(world / "victims.csv", newline="", encoding="utf-8") as fh:
+        txns = {r["txn_id"]: r["victim_id"] for r in csv.DictReader(fh)}
+    payments: dict[str, list[dict]] = {}
+    with open(world / "ledger.csv", newline="", encoding="utf-8") as fh:
+        for r in csv.DictReader(fh):
+            if r["txn_id"] in txns:
+                payments.setdefault(txns[r["txn_id"]], []).append(
+                    {"txn_id": r["txn_id"], "at": datetime.fromisoformat(r["timestamp"]), "from": r["from_account"],
+                     "to": r["to_account"], "to_institution": r["to_institution"],
+                     "fen": parse_yuan(r["amount"])})
+    out = []
+    for line in (world / "reports.jsonl").read_text(encoding="utf-8").splitlines():
+        rep = json.loads(line)
+        t = truth.get(rep["report_id"]) or {}
+        pays = payments.get(rep.get("victim_id") or "")
+        if not pays or t.get("duplicate_of"):
+            continue
+        received = datetime.fromisoformat(rep["received_at"])
+        paid_at = max(p["at"] for p in pays)
+        if received - paid_at > recent:
+            continue
+        receiving: dict[tuple[str, str], int] = {}
+        for p in pays:
+            receiving[(p["to"], p["to_institution"])] = receiving.get((p["to"], p["to_institution"]), 0) + p["fen"]
+        out.append({"report_id": rep["report_id"], "received_at": received, "paid_at": paid_at,
+                    "victim_account": pays[0]["from"], "stolen_fen": sum(p["fen"] for p in pays),
+                    "receiving": [(a, i, fen) for (a, i), fen in sorted(receiving.items())]})
+    return sorted(out, key=lambda c: (c["received_at"], c["report_id"]))
+
+
+def serve_day(world: str, speed: float, start: str, seed: int, keys_file: str, port_file: str) -> None:
+    """The world's institutions, served by the simulator in their own process."""
+    from fanzha.gateway.signing import Keyring
+    from fanzha.gateway.simulator import Faults, ServerThread, SimClock, Simulator, World, build_app
+
+    w = World.from_dir(world)
+    sim = Simulator(w, Keyring.load(keys_file, env={}), clock=SimClock(datetime.fromisoformat(start), speed),
+                    faults=Faults(latency_s=(1, 5)), seed=seed)
+    server = ServerThread(build_app(sim)).start()
+    Path(port_file).write_text(str(server.port))
+    while True:
+        time.sleep(3600)
+
+
+def _file_case(sessions, tag: str, n: int, c: dict, policy) -> int:
+    """The report as intake files an emergency: the case, its report and victim, and the
+    loop started on the receiving accounts (each stopped at once for what was paid there)."""
+    from fanzha.gateway import loop
+    from fanzha.store import db
+    from fanzha.store.models import Case, Report, Victim
+
+    with db.transaction(sessions) as s:
+        case = Case(case_no=f"{tag}-{n:05d}"[:32], opened_at=datetime.now(timezone.utc), emergency=True,
+                    loss_fen=c["stolen_fen"])
+        s.add(case)
+        s.add(Report(source="110", external_id=c["report_id"], received_at=c["received_at"], paid_at=c["paid_at"],
+                     loss_fen=c["stolen_fen"], case=case))
+        s.add(Victim(case=case, account=c["victim_account"], loss_fen=c["stolen_fen"]))
+        s.flush()
+        loop.start(s, case, c["receiving"], policy=policy)
+        return case.id
+
+
+def run_day(world: Path, cases: list[dict], *, speed: float, officer_round_min: float | None,
+            database_url: str | None, seed: int, first_round_min: float = 0.0, idle_skip: bool = True) -> dict:
+    """One way of handling a day of reports: the automatic loop (``officer_round_min``
+    None) or by hand (next-layer orders wait for an officer round every that many
+    simulated minutes, the first ``first_round_min`` after the report). Simulated time runs ``speed`` times the wall clock and skips
+    ahead to the next report whenever nothing is in flight. Times are simulated seconds
+    from the report's filing (at its receipt, or as soon after as the race lets the
+    bench file it: ``filed_late_s``)."""
+    import httpx
+
+    from fanzha.gateway import loop as loop_mod
+    from fanzha.gateway.dispatcher import DispatchConfig, Dispatcher
+    from fanzha.gateway.loop import LoopPolicy
+    from fanzha.gateway.signing import Keyring
+    from fanzha.store import db
+    from fanzha.store.models import Order
+
+    tmp = Path(tempfile.mkdtemp(prefix="fanzha-bench-day-"))
+    url = database_url or f"sqlite:///{tmp}/bench.db"
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    sessions = db.session_factory(engine)
+    codes = sorted({i["code"] for i in json.loads((world / "institutions.json").read_text(encoding="utf-8"))})
+    keys = Keyring.generate(codes)
+    keys.save(tmp / "keys.json")
+    start = cases[0]["received_at"] - timedelta(seconds=1)
+    proc = subprocess.Popen([sys.executable, __file__, "--serve-day", str(world), str(speed), start.isoformat(),
+                             str(seed), str(tmp / "keys.json"), str(tmp / "port")])
+    # the officer's round is in simulated minutes; the loop waits on the wall clock
+    policy = LoopPolicy(officer_round=timedelta(minutes=officer_round_min) / speed,
+                        first_round_after=timedelta(minutes=first_round_min) / speed) if officer_round_min else None
+    tag = f"D{'H' if officer_round_min else 'A'}{int(time.time() * 1000) % 10**8}"
+    try:
+        base = _wait_for_sim(proc, tmp / "port")
+        with db.transaction(sessions) as s:
+            _point_at_sim(s, codes, base)
+        d = Dispatcher(sessions, keys, DispatchConfig(timeout_s=30, batch=2000, max_in_flight=64, answer_poll_s=5,
+                                                      loop_policy=policy))
+        loop_mod.warm_up()   # as a running dispatcher has: the tracer's first run loads its libraries
+
+        async def race() -> tuple[dict[int, dict], float]:
+            stop = asyncio.Event()
+            runner = asyncio.create_task(d.run(stop))
+            filed: dict[int, dict] = {}
+            skipped = 0.0
+            async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+                async def sim_now() -> datetime:
+                    return datetime.fromisoformat((await http.get("/sim/clock")).json()["now"])
+
+                for n, c in enumerate(cases):
+                    while (now := await sim_now()) < c["received_at"]:
+                        if idle_skip and await asyncio.to_thread(d.unsettled) == 0:
+                            r = await http.post("/sim/clock", json={"at": c["received_at"].isoformat()})
+                            skipped += (c["received_at"] - now).total_seconds()
+                            now = datetime.fromisoformat(r.json()["now"])
+                            break
+                        await asyncio.sleep(0.02)
+                    cid = await asyncio.to_thread(_file_case, sessions, tag, n, c, policy)
+                    filed[cid] = {**c, "filed_at": now}
+                while await asyncio.to_thread(d.unsettled):
+                    await asyncio.sleep(0.1)
+            stop.set()
+            await runner
+            return filed, skipped
+
+        t0 = time.perf_counter()
+        filed, skipped = asyncio.run(race())
+        wall = time.perf_counter() - t0
+        seen = httpx.get(base + "/sim/requests", timeout=30).json()
+        with sessions() as s:
+            orders = s.execute(select(Order.case_id, Order.idempotency_key, Order.kind, Order.state, Order.request,
+                                      Order.answer, Order.round_no).where(Order.case_id.in_(list(filed)))).all()
+    finally:
+        proc.kill()
+        proc.wait()
+        engine.dispose()
+    lat = {k: v * speed for k, v in seen["latency_s"].items()}   # simulated seconds
+    after = {o.idempotency_key: (o.request.get("loop") or {}).get("after") for o in orders}
+    per_case = []
+    for cid, c in filed.items():
+        holds = [o for o in orders if o.case_id == cid and o.kind == "stop_payment" and o.state == "done"]
+        held = [(parse_yuan(o.answer["result"]["held"], allow_zero=True), o) for o in holds]
+        got = [(fen, o) for fen, o in held if fen > 0]
+        times = [(datetime.fromisoformat(o.answer["answered_at"]) - c["filed_at"]).total_seconds()
+                 for _, o in got]
+        bounds = [_chain_bound(o.idempotency_key, after, lat) for _, o in got]
+        per_case.append({"report": c["report_id"], "received_at": c["received_at"].isoformat(),
+                         "stolen": c["stolen_fen"] / 100, "held": sum(f for f, _ in held) / 100,
+                         "holds": len(got), "layers": max((o.round_no for _, o in got), default=0),
+                         "queries": sum(1 for o in orders if o.case_id == cid and o.kind == "transaction_details"),
+                         "first_hold_s": round(min(times), 1) if times else None,
+                         "last_hold_s": round(max(times), 1) if times else None,
+                         "bound_first_s": round(min(bounds), 1) if bounds else None,
+                         "bound_last_s": round(max(bounds), 1) if bounds else None,
+                         "filed_late_s": round((c["filed_at"] - c["received_at"]).total_seconds(), 1)})
+    assert set(seen["effects"].values()) <= {1}, "a request acted on twice"
+    stolen = sum(c["stolen"] for c in per_case)
+    held = sum(c["held"] for c in per_case)
+    timed = [c for c in per_case if c["last_hold_s"] is not None]
+    return {"mode": "by_hand" if officer_round_min else "automatic", "officer_round_min": officer_round_min,
+            "first_round_min": first_round_min if officer_round_min else None,
+            "speed": speed, "cases": len(per_case), "stolen": round(stolen, 2), "held": round(held, 2),
+            "held_share": round(held / stolen, 4) if stolen else None, "cases_with_holds": len(timed),
+            "first_hold_s_median": statistics.median([c["first_hold_s"] for c in timed]) if timed else None,
+            "last_hold_s_median": statistics.median([c["last_hold_s"] for c in timed]) if timed else None,
+            "bound_first_s_median": statistics.median([c["bound_first_s"] for c in timed]) if timed else None,
+            "bound_last_s_median": statistics.median([c["bound_last_s"] for c in timed]) if timed else None,
+            "ratio_last_hold_to_bound": round(sum(c["last_hold_s"] for c in timed)
+                                              / max(sum(c["bound_last_s"] for c in timed), 1e-9), 3) if timed else None,
+            "wall_s": round(wall, 1), "skipped_sim_s": round(skipped), "orders": len(orders), "per_case": per_case}
+
+
+def race_day(args) -> dict:
+    """A day of `fanzha sim` reports, handled by the automatic loop and by hand."""
+    world = _day_world(args.day_world or Path(tempfile.gettempdir()) / f"fanzha-day-{args.day_transactions}-{args.seed}",
+                       args.day_transactions, args.seed)
+    cases = _day_cases(world, timedelta(hours=args.recent_hours))
+    if args.day_cases:
+        cases = cases[:args.day_cases]
+    if not cases:
+        raise SystemExit(f"{world}: no report with a payment within {args.recent_hours} h")
+    auto = run_day(world, cases, speed=args.speed, officer_round_min=None, database_url=args.database_url,
+                   seed=args.seed)
+    hands = [run_day(world, cases, speed=args.hand_speed, officer_round_min=args.officer_round,
+                     first_round_min=first, database_url=args.database_url, seed=args.seed)
+             for first in args.hand_first_round]
+    return {"world": str(world), "reports": len(cases), "automatic": auto, "by_hand": hands,
+            "saved_over_by_hand": [round(auto["held"] - h["held"], 2) for h in hands]}
+
+
+def _print_day(day: dict) -> None:
+    def sec(v: float | None) -> str:
+        return "-" if v is None else f"{v:.1f}s"
+
+    ways = [("automatic", day["automatic"])] + [(f"hand {h['officer_round_min']:g}m+{h['first_round_min']:g}m", h)
+                                                for h in day["by_hand"]]
+    print(f"\nday of {day['reports']} reports from {day['world']} (times: simulated seconds from the report)")
+    print(f"{'way':>16} {'speed':>6} {'stolen':>13} {'held':>13} {'share':>7} {'1st hold':>9} {'bound':>7} "
+          f"{'last hold':>9} {'bound':>7} {'last/bound':>10} {'wall':>7}")
+    for name, r in ways:
+        print(f"{name:>16} {r['speed']:>6g} {r['stolen']:>13,.2f} {r['held']:>13,.2f} {r['held_share'] or 0:>7.1%} "
+              f"{sec(r['first_hold_s_median']):>9} {sec(r['bound_first_s_median']):>7} "
+              f"{sec(r['last_hold_s_median']):>9} {sec(r['bound_last_s_median']):>7} "
+              f"{r['ratio_last_hold_to_bound'] or 0:>10.3f} {r['wall_s']:>6.1f}s")
+    print(f"{'report':>8} {'stolen':>12}" + "".join(f" | {name:>16} held, 1st/last (bound)" for name, _ in ways))
+    for i, c in enumerate(day["automatic"]["per_case"]):
+        line = f"{c['report']:>8} {c['stolen']:>12,.2f}"
+        for _, r in ways:
+            x = r["per_case"][i]
+            line += f" | {x['held']:>12,.2f} {sec(x['first_hold_s'])}/{sec(x['last_hold_s'])} " \
+                    f"({sec(x['bound_first_s'])}/{sec(x['bound_last_s'])})"
+        print(line)
+    for (name, _), saved in zip(ways[1:], day["saved_over_by_hand"]):
+        print(f"money the automatic loop saves over {name}: {saved:,.2f} yuan")
+
+
 def main(argv: list[str] | None = None) -> dict:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--serve-sim"]:
         n, inst, speed, seed, keys_file, port_file = argv[1:7]
         serve_sim(int(n), int(inst), float(speed), int(seed), keys_file, port_file, *argv[7:8])
+    if argv[:1] == ["--serve-day"]:
+        world, speed, start, seed, keys_file, port_file = argv[1:7]
+        serve_day(world, float(speed), start, int(seed), keys_file, port_file)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", type=int, nargs="*", default=[50, 200, 400])
     ap.add_argument("--institutions", type=int, default=20)
@@ -366,8 +630,20 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--world", default=None, help=argparse.SUPPRESS)  # accepted from `make bench`, unused
-    ap.add_argument("--mode", choices=("orders", "loop", "both"), default="both",
-                    help="orders: each case two independent orders; loop: the automatic loop down 3-layer chains")
+    ap.add_argument("--mode", choices=("orders", "loop", "both", "day"), default="both",
+                    help="orders: each case two independent orders; loop: the automatic loop down 3-layer chains; "
+                         "day: a day of `fanzha sim` reports, automatic and by hand")
+    ap.add_argument("--day-world", type=Path, default=None, help="day: a `fanzha sim world` directory "
+                    "(default: one made with --day-transactions in the temporary directory)")
+    ap.add_argument("--day-transactions", type=int, default=20_000, help="day: size of the world made")
+    ap.add_argument("--day-cases", type=int, default=None, help="day: only the first this many reports")
+    ap.add_argument("--recent-hours", type=float, default=24.0,
+                    help="day: reports whose last payment is at most this old (the emergencies)")
+    ap.add_argument("--officer-round", type=float, default=10.0, help="day, by hand: minutes between rounds")
+    ap.add_argument("--hand-first-round", type=float, nargs="*", default=[0.0, 10.0],
+                    help="day, by hand: minutes from the report to the officer's first round (one run each)")
+    ap.add_argument("--hand-speed", type=float, default=60.0,
+                    help="day, by hand: simulated seconds per wall second (the officer's waits dominate)")
     ap.add_argument("--out", type=Path, default=None, help="directory for gateway.json (default benchmarks/out)")
     ap.add_argument("--profile", default=None, help="write a cProfile of the dispatcher (loop mode) here")
     args = ap.parse_args(argv)
@@ -398,8 +674,15 @@ def main(argv: list[str] | None = None) -> dict:
     for r in loops:
         print(f"{r['cases']:>6} cases, per step p50/p95: " + ", ".join(
             f"{k} {v['p50']:.0f}/{v['p95']:.0f}" for k, v in r["steps"].items()))
+    day = race_day(args) if args.mode == "day" else None
+    if day:
+        _print_day(day)
     out = {"benchmark": "gateway", "python": sys.version.split()[0], "runs": results, "loop": loops}
-    path = (args.out / "gateway.json") if args.out else OUT
+    if day:
+        out["day"] = day
+    path = (args.out / OUT.name) if args.out else OUT
+    if day:
+        path = path.with_name("gateway_day.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=1) + "\n")
     print(f"wrote {path}")

@@ -159,7 +159,7 @@ def test_wrong_key_is_refused_and_recorded_never_acted_on(sessions, keys, make_s
     case = seed(sessions, h)
     queue(sessions, case, "stop_payment", "ICBC", A, 500)
     wrong = Keyring.generate(CODES)
-    dispatch(sessions, wrong, deadline_s=0.8)
+    dispatch(sessions, wrong, deadline_s=3.0)
     (o,) = orders(sessions)
     assert o.state == "pending"  # queued, not dropped
     assert "unauthorised" in o.last_error and "signature" in o.last_error

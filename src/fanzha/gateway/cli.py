@@ -52,15 +52,21 @@ def dispatch_command(
     backoff_base: float = typer.Option(0.5, "--backoff-base"),
     backoff_cap: float = typer.Option(60.0, "--backoff-cap"),
     name: str = typer.Option(None, "--name", help="This dispatcher's name in the records."),
+    officer_round: float = typer.Option(None, "--officer-round", help="Minutes: handle the loop's cases 'by hand', "
+                                        "what an answer calls for waiting for the next officer round (comparisons)."),
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Deliver queued orders to institutions until stopped (SIGTERM/SIGINT stop it cleanly)."""
     from fanzha.gateway.dispatcher import DispatchConfig, Dispatcher
+    from fanzha.gateway.loop import LoopPolicy
     from fanzha.gateway.signing import Keyring
 
+    if officer_round is not None and officer_round <= 0:
+        fail(InputError("must be a positive number of minutes", field="--officer-round"))
+    policy = LoopPolicy(officer_round=timedelta(minutes=officer_round)) if officer_round else None
     cfg = DispatchConfig(callback_url=callback_url, timeout_s=timeout, lease_s=lease, max_in_flight=max_in_flight,
                          rate_per_minute=rate_per_minute, answer_poll_s=answer_poll, backoff_base_s=backoff_base,
-                         backoff_cap_s=backoff_cap)
+                         backoff_cap_s=backoff_cap, loop_policy=policy)
     d = Dispatcher(_sessions(database_url), Keyring.load(keys), cfg, name=name)
 
     async def main() -> None:
@@ -176,6 +182,85 @@ def stats_command(hours: int = typer.Option(24, "--hours"),
     for r in rows:
         typer.echo(f"{r['institution']:12} {r['attempts']:>8} {r['error_rate']:>7.1%} {r['latency_ms_median']!s:>8} "
                    f"{r['latency_ms_p95']!s:>8} {r['answer_s_median']!s:>12}")
+
+
+loop_app = typer.Typer(name="loop", no_args_is_help=True,
+                       help="The automatic stop-payment loop: start it for a case, see where it stands.")
+gateway_app.add_typer(loop_app, name="loop")
+
+
+def parse_receiving(text: str) -> tuple[str, str, int | None]:
+    """``ACCOUNT@INSTITUTION`` or ``ACCOUNT@INSTITUTION=YUAN`` (stop that much at once)."""
+    from fanzha.money import AmountError, parse_yuan
+
+    head, _, amount = text.partition("=")
+    account, _, code = head.partition("@")
+    if not account.strip() or not code.strip():
+        raise InputError(f"not ACCOUNT@INSTITUTION[=YUAN]: {text!r}", field="RECEIVING")
+    try:
+        fen = parse_yuan(amount.strip()) if amount else None
+    except AmountError as err:
+        raise InputError(f"{text!r}: {err}", field="RECEIVING") from None
+    return account.strip(), code.strip(), fen
+
+
+@loop_app.command("start")
+def loop_start_command(
+    case_no: str = typer.Argument(...),
+    receiving: list[str] = typer.Argument(..., help="ACCOUNT@INSTITUTION[=YUAN]: a receiving account the report "
+                                          "names, and how much was paid there (stopped at once)."),
+    database_url: str = typer.Option(None, "--database-url", envvar="FANZHA_DATABASE_URL"),
+    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format"),
+) -> None:
+    """Start the loop for a case: query the receiving accounts (a dispatcher sends it all)."""
+    from fanzha.gateway import loop
+    from fanzha.store import services
+    from fanzha.store.db import transaction
+
+    try:
+        accounts = [parse_receiving(r) for r in receiving]
+        with transaction(_sessions(database_url)) as s:
+            made = loop.start(s, services.get_case(s, case_no), accounts, actor="cli")
+            out = [{"order_id": o.id, "kind": o.kind, "institution": o.institution.code, "target": o.target,
+                    "amount_fen": o.amount_fen} for o in made]
+    except LookupError as err:
+        fail(InputError(str(err).strip("'\""), field="CASE_NO" if "case" in str(err) else "RECEIVING"))
+    except InputError as err:
+        fail(err)
+    if fmt == OutputFormat.json:
+        emit_json({"case_no": case_no, "queued": out})
+        return
+    typer.echo(f"{case_no}: {len(out)} order(s) queued" + ("" if out else " (the loop had started already)"))
+    for o in out:
+        typer.echo(f"  {o['kind']:20} {o['institution']:10} {o['target']}")
+
+
+@loop_app.command("status")
+def loop_status_command(case_no: str = typer.Argument(...),
+                        database_url: str = typer.Option(None, "--database-url", envvar="FANZHA_DATABASE_URL"),
+                        fmt: OutputFormat = typer.Option(OutputFormat.table, "--format")) -> None:
+    """Where the loop stands for a case: stolen, held, untraced, what it would ask next."""
+    from fanzha.gateway import loop
+    from fanzha.store import services
+
+    with _sessions(database_url)() as s:
+        try:
+            st = loop.status(s, services.get_case(s, case_no))
+        except LookupError as err:
+            fail(InputError(str(err).strip("'\""), field="CASE_NO"))
+    if fmt == OutputFormat.json:
+        emit_json(st)
+        return
+    typer.echo(f"{case_no}  {'done' if st['done'] else 'running'}: {st['statements']} statement(s), "
+               f"{st['orders']} order(s)")
+    for k in ("stolen", "held", "untraced", "unheld", "cashed_out"):
+        typer.echo(f"  {k:11} {st[k]:>14}")
+    for q in st["queries"]:
+        typer.echo(f"  next: query {q['account']} at {q['institution']} (layer {q['layer']})")
+    for h in st["holds"]:
+        typer.echo(f"  next: hold {h['amount']} at {h['account']} ({h['institution']}, layer {h['layer']})")
+    for sk in st["skipped"]:
+        typer.echo(f"  skipped {sk['account']}: {sk['reason']}")
 
 
 def _range(text: str, name: str) -> tuple[float, float]:

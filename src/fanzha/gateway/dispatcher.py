@@ -192,6 +192,7 @@ class DispatchConfig:
     breaker_reset_s: float = 30.0
     answer_poll_s: float = 60.0       # ask again about an accepted order whose callback is overdue
     seed: int | None = None
+    loop_policy: loop_mod.LoopPolicy | None = None   # the automatic loop's policy (None: its defaults)
     # How long one thread may hold the GIL while another waits for it. The database
     # thread and the event loop each give up the GIL on every system call (a statement,
     # a send, a poll) and with Python's default 5 ms, getting it back costs up to that
@@ -487,7 +488,7 @@ class Dispatcher:
                 s.execute(update(Order).where(Order.institution_id == inst_id,
                                               Order.state == OrderState.pending.value)
                           .values(last_error=why).execution_options(synchronize_session=False))
-            loop_mod.on_answers(s, deferred)   # the loop's next step, for every answer of the batch
+            loop_mod.on_answers(s, deferred, policy=self.config.loop_policy)   # the loop's next step, for every answer of the batch
             new = s.info.pop(loop_mod.NEW_ORDERS, [])
             s.flush()
             ids = [o.id for o in new if o.leased_by == self.name]

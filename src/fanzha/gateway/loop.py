@@ -20,6 +20,10 @@ institution's transaction-details answer comes back:
 It stops by itself: when every account still holding victims' money has answered and
 is held, nothing new is decided. Money cashed out is lost to the trace and is reported.
 
+The same loop handles a case "by hand" for comparison (:attr:`LoopPolicy.officer_round`):
+the same decisions, but what an answer calls for is written with a ``not before`` of
+the officer's next round, so one layer goes out per round.
+
 The decision is :func:`decide`, a plain function of :class:`CaseFacts` (no database);
 the store layer (:func:`facts_for`, :func:`apply_decision`, :func:`on_answer`,
 :func:`start`) reads the facts and writes the orders in the transaction that recorded
@@ -31,7 +35,7 @@ same thing twice — a replayed answer, a duplicate callback — makes no new or
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -102,6 +106,7 @@ class CaseFacts:
     statements: tuple[Statement, ...] = ()
     placed: tuple[Placed, ...] = ()
     started: bool = True     # the loop runs for this case: an emergency report, or started by hand
+    started_at: datetime | None = None   # when its first order was queued (officer rounds count from it)
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,33 @@ class LoopPolicy:
     min_query_fen: int = 100
     max_holds_per_account: int = 3          # top-ups as more money is traced there
     victim_window: timedelta = timedelta(hours=24)   # without the victims' accounts: payments this long before
+    #: ``None``: automatic, every order goes as soon as it is decided. A duration: the
+    #: case handled "by hand" — what an answer calls for waits for the officer's next
+    #: round (rounds this far apart), one layer a round.
+    officer_round: timedelta | None = None
+    #: By hand: the first round (the report's own orders) comes this long after the
+    #: loop starts; the later rounds follow ``officer_round`` apart.
+    first_round_after: timedelta = timedelta(0)
+
+    def __post_init__(self) -> None:
+        if self.officer_round is not None and self.officer_round <= timedelta(0):
+            raise ValueError(f"officer_round must be positive, not {self.officer_round}")
+        if self.first_round_after < timedelta(0):
+            raise ValueError(f"first_round_after must not be negative, not {self.first_round_after}")
+
+    def round_at(self, started_at: datetime, now: datetime) -> datetime | None:
+        """By hand, when what is decided at ``now`` goes out (None: automatic, at once)."""
+        if self.officer_round is None:
+            return None
+        return next_round(started_at + self.first_round_after, now, self.officer_round)
+
+
+def next_round(started_at: datetime, now: datetime, every: timedelta) -> datetime:
+    """The first officer round at or after ``now``, rounds ``every`` apart from ``started_at``."""
+    if now <= started_at:
+        return started_at
+    n = -((started_at - now) // every)   # ceil((now − started_at) / every)
+    return started_at + n * every
 
 
 @dataclass(frozen=True)
@@ -125,6 +157,7 @@ class NewOrder:
     expires_at: datetime | None = None
     legal_basis: str = ""
     reason: str = ""
+    not_before: datetime | None = None    # by hand: not sent before the officer's next round
 
 
 @dataclass
@@ -273,7 +306,7 @@ def decide(facts: CaseFacts, *, now: datetime | None = None, policy: LoopPolicy 
     rows, inst, opening = working_ledger(facts.statements)
     victims = victim_payments(facts, rows, policy) if rows else []
     if not victims:
-        return d
+        return _wait_for_round(d, facts, policy, now)
     trace, plan = _trace(rows, victims, inst, opening, policy, now)
     d.stolen_fen = sum(trace.stolen.values())
     d.cashed_out_fen = sum(sum(m.victims.values()) for m in trace.cash_outs)
@@ -314,6 +347,14 @@ def decide(facts: CaseFacts, *, now: datetime | None = None, policy: LoopPolicy 
     for acct, o in queried.items():
         if acct not in answered and o.state in DEAD and acct in d.untraced:
             d.skipped.append((acct, f"query {o.state}: the money there cannot be followed"))
+    return _wait_for_round(d, facts, policy, now)
+
+
+def _wait_for_round(d: Decision, facts: CaseFacts, policy: LoopPolicy, now: datetime) -> Decision:
+    """By hand (``policy.officer_round``): the decided orders wait for the next round."""
+    at = policy.round_at(facts.started_at or now, now)
+    if at is not None and d.orders:
+        d.orders = [replace(o, not_before=at) for o in d.orders]
     return d
 
 
@@ -370,7 +411,8 @@ def facts_for_many(session, cases) -> dict[int, CaseFacts]:
 
     ids = [c.id for c in cases]
     rows = session.execute(select(Order.case_id, Order.kind, Order.target, Order.state, Order.amount_fen,
-                                  Order.answer, Order.idempotency_key, Order.round_no, Order.request, Institution.code)
+                                  Order.answer, Order.idempotency_key, Order.round_no, Order.request, Order.created_at,
+                                  Institution.code)
                            .join(Institution, Order.institution_id == Institution.id)
                            .where(Order.case_id.in_(ids), Order.kind.in_((TD, *HOLD_KINDS)))
                            .order_by(Order.id)).all()
@@ -387,10 +429,12 @@ def facts_for_many(session, cases) -> dict[int, CaseFacts]:
     out = {}
     for case in cases:
         placed, statements, layer1 = [], [], []
-        started = False
+        started, started_at = False, None
         for order in by_case[case.id]:
             code = order.code
-            started = started or "loop" in (order.request or {})
+            if "loop" in (order.request or {}):
+                started = True
+                started_at = order.created_at if started_at is None else min(started_at, order.created_at)
             placed.append(_placed_from(order, code))
             if order.kind == TD and (order.round_no or 0) <= 1 and (order.target, code) not in layer1:
                 layer1.append((order.target, code))
@@ -406,7 +450,7 @@ def facts_for_many(session, cases) -> dict[int, CaseFacts]:
         # a report with a recent payment (intake marks the case an emergency) starts it too
         started = started or bool(case.emergency and paid is not None)
         out[case.id] = CaseFacts(case.case_no, tuple(layer1), frozenset(victims[case.id]), case.loss_fen or 0, paid,
-                                 received, tuple(statements), tuple(placed), started)
+                                 received, tuple(statements), tuple(placed), started, started_at)
     return out
 
 
@@ -424,58 +468,25 @@ DEFER = "gateway_loop_defer"
 
 def _create_orders(session, todo: list[tuple[Any, NewOrder, Any, str | None]], *, actor: str) -> list:
     """Queue ``todo`` (each a case, a decided order, its institution and the answer that
-    decided it) in one go: one query for the keys already used, and the caller's flush
-    writes every order and its first event in a statement or two.
-
-    The same checks and the same record as :func:`fanzha.store.services.create_order`
-    (which makes one order, with a query and a flush each): an existing key is the same
-    order again (nothing new), or an error when it names a different order.
+    decided it) with :func:`fanzha.store.services.create_orders` — one query for the keys
+    already used; the caller's flush writes them. Returns the orders new here, leased
+    to the dispatcher recording the answers (``LEASE_TO``) when it can send them now.
     """
-    from sqlalchemy import select
+    from fanzha.store.services import OrderSpec, create_orders
 
-    from fanzha.errors import InputError
-    from fanzha.gateway.orders import MONEY_ORDERS, OrderKind
-    from fanzha.store.models import Order, OrderEvent
-    from fanzha.store.types import utcnow
-
-    if not todo:
-        return []
-    keys = sorted({o.key for _, o, _, _ in todo})
-    existing = {r.idempotency_key: r for r in session.execute(
-        select(Order.idempotency_key, Order.case_id, Order.kind, Order.target, Order.institution_id, Order.amount_fen)
-        .where(Order.idempotency_key.in_(keys)))}
+    specs = [OrderSpec(case, o.kind, inst, o.account, o.legal_basis or _basis(o.kind), o.amount_fen, o.key,
+                       o.expires_at, o.layer, {"loop": {"layer": o.layer, "after": after, "reason": o.reason}},
+                       o.not_before)
+             for case, o, inst, after in todo]
     lease = session.info.get(LEASE_TO)
-    now = utcnow()
-    made, seen = [], set()
-    for case, o, inst, after in todo:
-        kind = OrderKind(o.kind)
-        if kind in MONEY_ORDERS and not o.amount_fen:
-            raise InputError(f"a {kind.value} order needs an amount", field="amount")
-        if kind not in MONEY_ORDERS and o.amount_fen is not None:
-            raise InputError(f"a {kind.value} order takes no amount", field="amount")
-        ex = existing.get(o.key)
-        if ex is not None:
-            if not (ex.case_id == case.id and ex.kind == kind.value and ex.target == o.account
-                    and ex.institution_id == inst.id and ex.amount_fen == o.amount_fen):
-                raise InputError("idempotency key already used for a different order", field="idempotency_key")
+    made = []
+    for order, created in create_orders(session, specs, created_by=actor):
+        if not created:
             continue
-        if o.key in seen:
-            continue
-        seen.add(o.key)
-        basis = o.legal_basis or _basis(o.kind)
-        order = Order(case=case, kind=kind.value, institution=inst, target=o.account,
-                      amount_fen=o.amount_fen, legal_basis=basis, idempotency_key=o.key,
-                      state=OrderState.pending.value, created_by=actor, created_at=now, updated_at=now,
-                      expires_at=o.expires_at, round_no=o.layer, attempts=0,
-                      request={"case_no": case.case_no, "kind": kind.value, "institution": inst.code,
-                               "target": o.account, "amount_fen": o.amount_fen, "legal_basis": basis,
-                               "loop": {"layer": o.layer, "after": after, "reason": o.reason}})
-        if lease is not None and inst.api_url and inst.id not in lease[2]:
+        if lease is not None and order.institution.api_url and order.institution.id not in lease[2] \
+                and order.next_attempt_at is None:
             order.leased_by, order.lease_until = lease[0], lease[1]
-        order.events.append(OrderEvent(at=now, from_state=None, to_state=order.state, actor=actor,
-                                       note="queued in the outbox"))
         made.append(order)
-    session.add_all(made)
     return made
 
 
@@ -592,26 +603,28 @@ def start(session, case, receiving: list[tuple[str, str, int | None]], *, actor:
     and, where the report says how much was paid there, stop that much at once."""
     from sqlalchemy import select
 
-    from fanzha.store import services
     from fanzha.store.models import Institution
+    from fanzha.store.services import OrderSpec, create_orders
+    from fanzha.store.types import utcnow
 
     policy = policy or LoopPolicy()
-    made = []
+    now = utcnow()
+    first = policy.round_at(now, now)   # by hand: the officer's first round
+    codes = sorted({code for _, code, _ in receiving})
+    insts = {i.code: i for i in session.execute(select(Institution).where(Institution.code.in_(codes))).scalars()}
+    specs = []
     for acct, code, fen in receiving:
-        inst = session.execute(select(Institution).where(Institution.code == code)).scalar_one_or_none()
+        inst = insts.get(code)
         if inst is None:
             raise LookupError(f"institution {code!r} is not connected")
         todo = [(TD, None, query_key(case.case_no, code, acct, 1))]
         if fen:
             todo.append((policy.hold_kind, fen, hold_key(case.case_no, policy.hold_kind, code, acct, fen, 1, 0)))
-        for kind, amount, key in todo:
-            order, created = services.create_order(session, case=case, kind=kind, institution=inst, target=acct,
-                                                   amount_fen=amount, legal_basis=_basis(kind), created_by=actor,
-                                                   key=key, round_no=1)
-            if created:
-                order.request = {**(order.request or {}), "loop": {"layer": 1, "after": None,
-                                                                   "reason": "named in the report"}}
-                made.append(order)
+        specs += [OrderSpec(case, kind, inst, acct, _basis(kind), amount, key, round_no=1,
+                            extra={"loop": {"layer": 1, "after": None, "reason": "named in the report"}},
+                            not_before=first if first and first > now else None)
+                  for kind, amount, key in todo]
+    made = [order for order, created in create_orders(session, specs, created_by=actor) if created]
     session.flush()
     return made
 

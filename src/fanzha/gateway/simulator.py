@@ -66,6 +66,16 @@ class SimClock:
         """How long ``sim_seconds`` of institution time take on the wall clock."""
         return sim_seconds / self.speed
 
+    def skip_to(self, at: datetime) -> datetime:
+        """Jump ahead to ``at`` (never back: what happened stays in the past); the clock
+        keeps running at its speed from there. Returns the time now."""
+        if at.tzinfo is None:
+            raise ValueError("the simulated clock needs a timezone-aware time")
+        now = self.now()
+        if at > now:
+            self.start, self._t0 = at, time.monotonic()
+        return self.now()
+
 
 @dataclass
 class Row:
@@ -636,6 +646,23 @@ def build_app(sim: Simulator | None) -> FastAPI:
         @app.get("/sim/summary", tags=["simulator"], include_in_schema=False)
         def summary() -> dict[str, Any]:
             return sim.summary()
+
+        @app.get("/sim/clock", tags=["simulator"], include_in_schema=False)
+        def clock_now() -> dict[str, Any]:
+            return {"now": sim.now().isoformat(), "speed": sim.clock.speed}
+
+        @app.post("/sim/clock", tags=["simulator"], include_in_schema=False)
+        def clock_skip(body: dict[str, Any]) -> dict[str, Any]:
+            """Skip simulated time ahead to ``{"at": ISO time}`` (a benchmark skipping the
+            quiet hours between reports)."""
+            skip = getattr(sim.clock, "skip_to", None)
+            try:
+                at = datetime.fromisoformat(str(body.get("at")))
+                if skip is None:
+                    raise ValueError("this clock cannot skip")
+                return {"now": skip(at).isoformat(), "speed": sim.clock.speed}
+            except ValueError as err:
+                raise HTTPException(status_code=422, detail=f"at: {err}") from None
 
         @app.get("/sim/requests", tags=["simulator"], include_in_schema=False)
         def requests_seen() -> dict[str, Any]:
