@@ -28,16 +28,22 @@ from fanzha.intake.train import (
 
 ROOT = Path(__file__).resolve().parents[2]
 
-#: Held-out macro-F1 floors the shipped model must keep. Measured when this was written (see corpus/README.md):
-#: overall 0.928; batch 3 0.927; batch 4 0.946 (both looked at while this model's fitting was chosen); batch 5
-#: (written before this model, never used to change it) 0.881 (the previous model: 0.871). The floors sit below
-#: those with a margin for retraining noise, not for regressions.
+#: Held-out macro-F1 floors the shipped model must keep: regression guards, not targets. Measured when this was
+#: written (see corpus/README.md): overall 0.923 (922 texts); batch 3 0.949; batch 4 0.941; batch 5 0.953 (the
+#: previous model's honest figure, 0.881, then a development set for this model's corpus, so no longer a test of
+#: generalisation); batch 6 (written and sealed before this model's corpus was changed, never used to change it)
+#: 0.813 (the previous model: 0.802). The floors sit below those with a margin for retraining noise, not for
+#: regressions.
 HELDOUT_MACRO_F1_FLOOR = 0.90
-BATCH3_MACRO_F1_FLOOR = 0.90
+BATCH3_MACRO_F1_FLOOR = 0.92
 BATCH4_MACRO_F1_FLOOR = 0.92
-BATCH5_MACRO_F1_FLOOR = 0.86
-#: Expected calibration error of ``confidence`` on batches 4 and 5 (measured 0.048 and 0.070).
+BATCH5_MACRO_F1_FLOOR = 0.93
+BATCH6_MACRO_F1_FLOOR = 0.79
+#: Expected calibration error of ``confidence`` on batches 4 and 5 (measured 0.049 and 0.039); on batch 6 it is
+#: worse (measured 0.143: the model is over-confident on text in scenarios its corpus lacks), so its ceiling is
+#: looser.
 ECE_CEILING = 0.10
+BATCH6_ECE_CEILING = 0.17
 
 
 def _model_bytes() -> bytes:
@@ -76,15 +82,16 @@ def test_batch3_macro_f1() -> None:
     assert result["macro_f1"] >= BATCH3_MACRO_F1_FLOOR, result["macro_f1"]
 
 
-@pytest.mark.parametrize("batch,floor", [(4, BATCH4_MACRO_F1_FLOOR), (5, BATCH5_MACRO_F1_FLOOR)])
-def test_later_batches_macro_f1_and_calibration(batch: int, floor: float) -> None:
+@pytest.mark.parametrize("batch,floor,ece", [(4, BATCH4_MACRO_F1_FLOOR, ECE_CEILING), (5, BATCH5_MACRO_F1_FLOOR, ECE_CEILING),
+                                            (6, BATCH6_MACRO_F1_FLOOR, BATCH6_ECE_CEILING)])
+def test_later_batches_macro_f1_and_calibration(batch: int, floor: float, ece: float) -> None:
     batches = read_batches(ROOT / "corpus" / "heldout.jsonl")
     texts, labels = batches[batch]
     assert len(texts) >= 150 and all(labels.count(c) >= 12 for c in SCAM_TYPES)
     model = Classifier.load(_model_bytes())
     result = evaluate(model, texts, labels)
     assert result["macro_f1"] >= floor, result["macro_f1"]
-    assert expected_calibration_error(model, texts, labels) <= ECE_CEILING
+    assert expected_calibration_error(model, texts, labels) <= ece
 
 
 def test_train_and_heldout_do_not_overlap() -> None:

@@ -316,7 +316,8 @@ def main(argv: list[str] | None = None) -> int:
     for b, (bt, bl) in batches.items():
         r = evaluate(model, bt, bl)
         note = {1: "used to fit the decision settings", 3: "written before an earlier model",
-                4: "written before the previous model", 5: "written before this model; the honest figure"}.get(b, "")
+                4: "written before an earlier model", 5: "the previous model's honest figure; a development set since",
+                6: "written before this model; the honest figure"}.get(b, "")
         print(summary(f"held-out batch {b}" + (f" [{note}]" if note else ""), r, len(bt)))
     overall = evaluate(model, all_texts, all_labels)
     print(summary(f"held-out overall ({args.heldout})", overall, len(all_texts)))
