@@ -10,19 +10,33 @@ Who calls what:
   officer, an analyst, or their carrier (which forwards its customers' appeals).
 
 Checks are answered from the in-memory lists (:mod:`fanzha.intercept.live`), never
-from the database; every change here commits and marks those lists stale. Changes are
-audited; checks are counted (the figures), not audited one by one.
+from the database; every change here commits and marks those lists stale. Each worker
+starts building its lists when it starts; until the first build is done, checks answer
+503 with ``Retry-After`` (see :mod:`fanzha.intercept.live` for why a carrier prefers
+that to waiting). Changes are audited; checks are counted (the figures), not audited
+one by one.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Annotated, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi import (
+    APIRouter,
+    Depends,
+    FastAPI,
+    HTTPException,
+    Query,
+    Request,
+    Response,
+    status,
+)
 from fastapi.responses import PlainTextResponse
 from pydantic import AwareDatetime, Field
 from sqlalchemy import func, select
@@ -34,15 +48,37 @@ from fanzha.intercept import store as istore
 from fanzha.intercept.blocklist import Verdict
 from fanzha.intercept.entries import EntryKind
 from fanzha.intercept.listfile import classify
-from fanzha.intercept.live import LiveLists
+from fanzha.intercept.live import ListsLoading, LiveLists
 from fanzha.intercept.phones import looks_like_range
 from fanzha.intercept.rpz import render_rpz
 from fanzha.intercept.urls import MAX_URL_BYTES, host_report
 from fanzha.roles import Permission
-from fanzha.store.models import InterceptAppeal, InterceptEntry, InterceptEvent, InterceptHitCount
+from fanzha.store.models import (
+    InterceptAppeal,
+    InterceptEntry,
+    InterceptEvent,
+    InterceptHitCount,
+)
 from fanzha.store.types import utcnow
 
-router = APIRouter(prefix="/intercept", tags=["intercept"])
+
+def _lists_of(app) -> LiveLists:
+    lists = getattr(app.state, "intercept_lists", None)
+    if lists is None:
+        lists = app.state.intercept_lists = LiveLists(app.state.sessions)
+    return lists
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Start building the lists as the worker starts, in the background (it serves meanwhile)."""
+    lists = _lists_of(app)
+    lists.start()
+    yield
+    lists.close()
+
+
+router = APIRouter(prefix="/intercept", tags=["intercept"], lifespan=_lifespan)
 
 Checker = Annotated[Principal, Depends(require(Permission.intercept_check))]
 Manager = Annotated[Principal, Depends(require(Permission.intercept_manage))]
@@ -57,11 +93,17 @@ MAX_VALUE = MAX_URL_BYTES + 64
 
 
 def live_lists(request: Request) -> LiveLists:
-    """The process's in-memory lists, made on first use from the app's database."""
-    lists = getattr(request.app.state, "intercept_lists", None)
-    if lists is None:
-        lists = request.app.state.intercept_lists = LiveLists(request.app.state.sessions)
-    return lists
+    """The process's in-memory lists (made at start-up, or on first use without a lifespan)."""
+    return _lists_of(request.app)
+
+
+def _snapshot(lists: LiveLists) -> istore.Snapshot:
+    """The lists to answer from; 503 with ``Retry-After`` while the first build runs."""
+    try:
+        return lists.snapshot()
+    except ListsLoading as err:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(err),
+                            headers={"Retry-After": str(err.retry_after)}) from None
 
 
 Lists = Annotated[LiveLists, Depends(live_lists)]
@@ -123,8 +165,8 @@ def _kind_of(value: str, kind: str | None) -> str:
     return classify(value.strip()).value
 
 
-def _check_one(lists: LiveLists, value: str, kind: str | None) -> Verdict:
-    bl = lists.snapshot().blocklist
+def _check_one(snap: istore.Snapshot, value: str, kind: str | None) -> Verdict:
+    bl = snap.blocklist
     kind = _kind_of(value, kind)
     return bl.check_phone(value) if kind == EntryKind.phone.value else bl.check_url(value)
 
@@ -164,9 +206,10 @@ def _committed(session, lists: LiveLists) -> None:
 @router.post("/check")
 def check(body: CheckIn, principal: Checker, lists: Lists) -> dict:
     """Is this URL or number fraud? (The kind is guessed from the spelling when absent.)"""
-    v = _check_one(lists, body.value, body.kind)
+    snap = _snapshot(lists)
+    v = _check_one(snap, body.value, body.kind)
     _count(lists, [v])
-    out = {**_verdict_json(v), "version": lists.snapshot().version}
+    out = {**_verdict_json(v), "version": snap.version}
     if v.kind == "url":
         rep = host_report(v.value)
         if rep.suspicious:
@@ -210,7 +253,7 @@ async def check_batch(request: Request, principal: Checker, lists: Lists) -> Res
     from starlette.concurrency import run_in_threadpool
 
     def work() -> bytes:
-        snap = lists.snapshot()
+        snap = _snapshot(lists)
         bl = snap.blocklist
         # anything that is not a string (a number, null, an object) gets an ``invalid`` verdict
         uv = bl.check_urls(urls) if urls else []
@@ -318,7 +361,7 @@ def revoke(entry_id: int, body: RevokeIn, principal: Manager, session: SessionDe
 @router.post("/appeals", status_code=status.HTTP_201_CREATED)
 def file_appeal(body: AppealIn, principal: Appealer, session: SessionDep, lists: Lists) -> dict:
     """A blocked person or business appeals; 409 if the centre's lists do not block the value."""
-    v = _check_one(lists, body.value, body.kind)
+    v = _check_one(_snapshot(lists), body.value, body.kind)
     if not v.blocked:
         raise HTTPException(status.HTTP_409_CONFLICT,
                             f"{v.value} is not blocked by the centre's lists ({v.reason}); nothing to appeal")
@@ -384,12 +427,12 @@ def prefixes(principal: Checker, lists: Lists,
     list (omit ``since``).
     """
     lists.sweep()
-    snap = lists.snapshot()
+    snap = _snapshot(lists)
     if since is not None:
         if since == snap.version:
             return {"type": "diff", "from_version": since, "to_version": since, "prefix_size": 4,
                     "removals": [], "additions": "", "checksum": snap.prefixes.checksum}
-        d = lists.prefix_diff(since)
+        d = lists.prefix_diff(snap, since)
         if d is not None:
             return {"type": "diff", **d.to_json()}
     return {"type": "full", **snap.prefixes.to_json()}
@@ -398,13 +441,14 @@ def prefixes(principal: Checker, lists: Lists,
 @router.post("/prefixes/hashes")
 def full_hashes(body: HashesIn, principal: Checker, lists: Lists) -> dict:
     """Full SHA-256 hashes of active block entries under the given prefixes (a local hit's confirm step)."""
-    bl = lists.snapshot().blocklist
+    snap = _snapshot(lists)
+    bl = snap.blocklist
     out = {}
     for p in body.prefixes:
         if not 0 <= p < 1 << 32:
             raise InputError(f"prefix {p} is not a 4-byte value", field="prefixes")
         out[str(p)] = [base64.b64encode(h).decode() for h in bl.full_hashes(p)]
-    return {"version": lists.snapshot().version, "hashes": out}
+    return {"version": snap.version, "hashes": out}
 
 
 # --------------------------------------------------------------------------- figures

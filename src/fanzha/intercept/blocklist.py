@@ -14,10 +14,16 @@ Shape (after Safe Browsing's local database):
   after every number); a check looks up each prefix length present in the list.
 * Each entry's life cycle (source, score, valid-until, revoked, id) sits in parallel
   columns, so millions of entries cost tens of bytes each instead of a Python object.
-* A host filter — the sorted CRC-32 of every host that appears in a URL entry — lets
-  a check skip hashing a URL's expressions when none of its host suffixes is listed,
-  which is nearly always. A CRC collision only costs the full check; it never hides
-  a match.
+* A host filter lets a check skip hashing a URL's expressions when no listed host can
+  be one of its host suffixes, which is nearly always. Every listed host suffix of a
+  URL's host ends in the same last two labels (``evil.com`` for ``a.b.evil.com``), so
+  the filter keeps one key per listed host: the hash of its last two labels — or of
+  its last three, under a two-label ending shared by many listed hosts (``com.cn``,
+  a free hosting domain), so that such an ending does not send every URL under it to
+  the full check. A URL is looked up under both its two- and three-label endings.
+  Keys are Python's ``hash`` of the text (computed once per string, no encoding):
+  valid only within the process that built the index, which is why an index is never
+  pickled. A key collision only costs the full check; it never hides a match.
 
 The allowlist is a second index of the same shape; a URL or number that matches an
 active allowlist entry is never blocked (the appeal path for wrongly blocked sites
@@ -30,24 +36,30 @@ testable at its boundary.
 from __future__ import annotations
 
 import hashlib
-import zlib
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import partial
+from itertools import repeat
 from typing import NamedTuple
 
 import numpy as np
 
 from fanzha.intercept.entries import Entry, EntryKind, require_aware, to_epoch_us
-from fanzha.intercept.errors import InvalidPhone, InvalidUrl
-from fanzha.intercept.phones import _LEN_SHIFT, _RANGE_FLAG, parse_phone, parse_phone_range
+from fanzha.intercept.errors import InvalidPhone
+from fanzha.intercept.phones import (
+    _LEN_SHIFT,
+    _RANGE_FLAG,
+    parse_phone,
+    parse_phone_range,
+    phone_keys,
+)
 from fanzha.intercept.urls import (
     CanonicalUrl,
-    canonical_host_and_url,
+    canonical_hosts_and_urls,
     canonical_parts,
     expressions_of,
-    host_suffixes,
 )
 
 __all__ = ["Verdict", "Blocklist", "BlocklistBuilder", "expression_hash", "REASONS"]
@@ -70,8 +82,30 @@ def expression_hash(expression: str) -> bytes:
     return hashlib.sha256(expression.encode("utf-8")).digest()
 
 
-def _host_crc(host: str) -> int:
-    return zlib.crc32(host.encode("utf-8"))
+#: A two-label ending shared by at least this many listed hosts is keyed by three labels.
+_CROWDED_ENDING = 8
+
+
+def _host_keys(hosts: Iterable[str]) -> tuple[list[int], list[int]]:
+    """Host-filter keys of each host: the hash of its last two labels and of its last three.
+
+    (Fewer labels: the whole host for both.) The one function for the index and the
+    checks, so the two always agree.
+    """
+    two: list[int] = []
+    three: list[int] = []
+    add2, add3 = two.append, three.append
+    for h in hosts:
+        i = h.rfind(".")
+        j = h.rfind(".", 0, i) if i > 0 else -1
+        if j < 0:
+            k = hash(h)
+            add2(k)
+            add3(k)
+        else:
+            add2(hash(h[j + 1:]))
+            add3(hash(h[h.rfind(".", 0, j) + 1:]) if j > 0 else hash(h))
+    return two, three
 
 
 class Verdict(NamedTuple):
@@ -98,6 +132,9 @@ class Verdict(NamedTuple):
         if d["score"] is not None:
             d["score"] = round(float(d["score"]), 4)
         return d
+
+
+_new_verdict = partial(tuple.__new__, Verdict)
 
 
 # --------------------------------------------------------------------------- columns
@@ -131,6 +168,15 @@ class _Columns:
         self.score.extend(array("f", [score]) * n)
         self.source.extend(array("H", [source]) * n)
         self.revoked.extend(bytes([1 if revoked else 0]) * n)
+
+    def extend_columns(self, valid_until_us: Sequence[int], entry_ids: Sequence[int],
+                       scores: Sequence[float], sources: Sequence[int], revoked: Sequence[bool]) -> None:
+        """Append rows given column by column (a snapshot of the store)."""
+        self.valid_until.extend(array("q", valid_until_us))
+        self.entry_id.extend(array("q", entry_ids))
+        self.score.extend(array("f", scores))
+        self.source.extend(array("H", sources))
+        self.revoked.extend(bytes(bytearray(revoked)))
 
     def __len__(self) -> int:
         return len(self.entry_id)
@@ -195,34 +241,119 @@ def _sorted_unique(a: np.ndarray) -> np.ndarray:
     return s[np.concatenate(([True], s[1:] != s[:-1]))]
 
 
+def _int64s(a: array) -> np.ndarray:
+    return np.frombuffer(a, dtype=np.int64) if len(a) else np.zeros(0, np.int64)
+
+
+_GOLDEN_INT = 0x9E3779B97F4A7C15
+_GOLDEN = np.uint64(_GOLDEN_INT)
+_MASK64 = (1 << 64) - 1
+
+
+class _SortedKeys:
+    """A sorted key column (several rows may share a key) with a bitmap in front of it.
+
+    A binary search over millions of keys takes a cache miss at nearly every step, and
+    almost every key a check asks about is absent. The bitmap has at least 32 slots per
+    distinct key, one bit each, so all but about 3 % of absent keys are answered by one
+    memory read; only those that pass are searched.
+    """
+
+    def __init__(self, keys: np.ndarray) -> None:
+        self.keys = keys
+        distinct = _sorted_unique(keys)
+        bits = max(12, (32 * len(distinct) - 1).bit_length())
+        self._shift_int = 64 - bits
+        self._shift = np.uint64(64 - bits)
+        marks = np.zeros(1 << bits, dtype=bool)
+        marks[self._slots(distinct)] = True
+        self._bitmap = np.packbits(marks, bitorder="little")  # slot s is bit s % 8 of byte s // 8
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @property
+    def nbytes(self) -> int:
+        return self.keys.nbytes + self._bitmap.nbytes
+
+    def _slots(self, q: np.ndarray) -> np.ndarray:
+        return ((q.astype(np.int64).view(np.uint64) * _GOLDEN) >> self._shift).astype(np.intp)
+
+    def has(self, key: int) -> bool:
+        """Whether one key is present (the same test as :meth:`spans`, without arrays)."""
+        slot = ((key & _MASK64) * _GOLDEN_INT & _MASK64) >> self._shift_int
+        if not (int(self._bitmap[slot >> 3]) >> (slot & 7)) & 1:
+            return False
+        i = int(np.searchsorted(self.keys, key))
+        return i < len(self.keys) and int(self.keys[i]) == key
+
+    def maybe(self, q: np.ndarray) -> np.ndarray:
+        """Mask of the queried keys the bitmap does not rule out."""
+        slots = self._slots(q)
+        return ((self._bitmap[slots >> 3] >> (slots & 7)) & 1).astype(bool)
+
+    def spans(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each queried key the row span ``[lo, hi)`` holding it (empty when absent)."""
+        lo = np.zeros(len(q), dtype=np.intp)
+        hi = np.zeros(len(q), dtype=np.intp)
+        if len(self.keys) and len(q):
+            where = np.flatnonzero(self.maybe(q))
+            if len(where):
+                sub = q[where]
+                lo[where] = np.searchsorted(self.keys, sub, "left")
+                hi[where] = np.searchsorted(self.keys, sub, "right")
+        return lo, hi
+
+    def contains(self, q: np.ndarray) -> np.ndarray:
+        lo, hi = self.spans(q)
+        return hi > lo
+
+
 class _UrlIndex:
     """Sorted 4-byte hash prefixes, full hashes beside them, and the host filter."""
 
-    def __init__(self, digests: bytes | bytearray, host_crcs: array, cols: _Columns) -> None:
+    def __init__(self, digests: bytes | bytearray, keys2: array, keys3: array, cols: _Columns) -> None:
         n = len(cols)
         full = np.frombuffer(digests, dtype=np.uint8).reshape(n, 32)
         prefixes = np.frombuffer(digests, dtype=">u4")[::8].astype(np.uint32)
         order = np.argsort(prefixes, kind="stable")
         self.prefixes: np.ndarray = prefixes[order]
+        self.prefix_keys = _SortedKeys(self.prefixes)
         self.full: np.ndarray = full[order]
         self.cols = cols.frozen(order)
-        crcs = np.frombuffer(host_crcs, dtype=np.uint32) if len(host_crcs) else np.zeros(0, np.uint32)
-        self.hosts: np.ndarray = _sorted_unique(crcs)
+        two, three = _int64s(keys2), _int64s(keys3)
+        endings, counts = np.unique(two, return_counts=True)
+        crowded = endings[counts >= _CROWDED_ENDING]
+        keys = np.where(np.isin(two, crowded), three, two) if len(crowded) else two
+        self.hosts = _SortedKeys(_sorted_unique(keys))
+
+    def __reduce__(self):
+        raise TypeError("a URL index holds per-process hash keys; rebuild it in each process")
 
     def __len__(self) -> int:
         return len(self.prefixes)
 
     @property
     def nbytes(self) -> int:
-        return self.prefixes.nbytes + self.full.nbytes + self.hosts.nbytes + self.cols.nbytes
+        return self.prefix_keys.nbytes + self.full.nbytes + self.hosts.nbytes + self.cols.nbytes
 
-    def hosts_listed(self, crcs: np.ndarray) -> np.ndarray:
-        """Mask of which host CRCs appear in some entry."""
+    def hosts_listed(self, hosts: list[str]) -> np.ndarray:
+        """Mask of the hosts that may have a listed host suffix (see the module docstring)."""
         if len(self.hosts) == 0:
-            return np.zeros(len(crcs), dtype=bool)
-        idx = np.searchsorted(self.hosts, crcs)
-        idx[idx == len(self.hosts)] = 0
-        return self.hosts[idx] == crcs
+            return np.zeros(len(hosts), dtype=bool)
+        two, three = _host_keys(hosts)
+        return (self.hosts.contains(np.array(two, dtype=np.int64))
+                | self.hosts.contains(np.array(three, dtype=np.int64)))
+
+    def host_listed(self, host: str) -> bool:
+        """:meth:`hosts_listed` for one host, without arrays (a single check)."""
+        (two,), (three,) = _host_keys((host,))
+        return self.hosts.has(two) or (three != two and self.hosts.has(three))
+
+    def spans(self, digests: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+        """Row spans of the entries sharing each digest's 4-byte prefix."""
+        q = np.frombuffer(b"".join(digests), dtype=">u4").reshape(len(digests), 8)[:, 0].astype(np.uint32)
+        return self.prefix_keys.spans(q)
 
     def match(self, exprs: Sequence[str], at_us: int) -> _Match:
         """Rows whose full hash equals one of ``exprs``' hashes, in expression order."""
@@ -230,9 +361,7 @@ class _UrlIndex:
         if not len(self.prefixes):
             return m
         digests = [expression_hash(e) for e in exprs]
-        q = np.frombuffer(b"".join(digests), dtype=">u4").reshape(len(digests), 8)[:, 0]
-        lo = np.searchsorted(self.prefixes, q, "left")
-        hi = np.searchsorted(self.prefixes, q, "right")
+        lo, hi = self.spans(digests)
         for k in np.flatnonzero(hi > lo):
             d = digests[k]
             for row in range(lo[k], hi[k]):
@@ -251,6 +380,7 @@ class _PhoneIndex:
         arr = np.frombuffer(keys, dtype=np.int64) if len(keys) else np.zeros(0, np.int64)
         order = np.argsort(arr, kind="stable")
         self.keys: np.ndarray = arr[order]
+        self.sorted_keys = _SortedKeys(self.keys)
         self.cols = cols.frozen(order)
         ranges = self.keys[self.keys >= _RANGE_FLAG]
         #: Prefix lengths present among range rows, longest first (the most specific wins).
@@ -262,11 +392,10 @@ class _PhoneIndex:
 
     @property
     def nbytes(self) -> int:
-        return self.keys.nbytes + self.cols.nbytes
+        return self.sorted_keys.nbytes + self.cols.nbytes
 
     def ranges(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return (np.searchsorted(self.keys, keys, "left"),
-                np.searchsorted(self.keys, keys, "right"))
+        return self.sorted_keys.spans(keys)
 
     def range_rows(self, keys: np.ndarray) -> dict[int, list[tuple[int, int, str]]]:
         """For each query (by position) the ``(lo, hi, expression)`` row spans of the
@@ -284,8 +413,7 @@ class _PhoneIndex:
             shift = np.where(usable, ndigits - length, 0)
             prefix = q // _POW10[shift]
             pk = np.where(usable, _RANGE_FLAG | (length << _LEN_SHIFT) | prefix, -1)
-            lo = np.searchsorted(self.keys, pk, "left")
-            hi = np.searchsorted(self.keys, pk, "right")
+            lo, hi = self.sorted_keys.spans(pk)
             for i in np.flatnonzero((hi > lo) & usable):
                 out.setdefault(int(i), []).append((int(lo[i]), int(hi[i]), f"+{int(prefix[i])}*"))
         return out
@@ -303,8 +431,8 @@ class BlocklistBuilder:
 
     def __init__(self) -> None:
         self._sources: dict[str, int] = {}
-        self._url = {False: (bytearray(), array("I"), _Columns()),
-                     True: (bytearray(), array("I"), _Columns())}
+        self._url = {False: (bytearray(), array("q"), array("q"), _Columns()),
+                     True: (bytearray(), array("q"), array("q"), _Columns())}
         self._phone = {False: (array("q"), _Columns()), True: (array("q"), _Columns())}
 
     def _source_code(self, source: str) -> int:
@@ -316,17 +444,47 @@ class BlocklistBuilder:
             self._sources[source] = code
         return code
 
+    def source_codes(self, sources: Iterable[str]) -> list[int]:
+        """The codes of many source names (new names get the next codes)."""
+        codes = self._sources
+        out = [codes.setdefault(s, len(codes)) for s in sources]
+        if len(codes) > 0x10000:
+            raise ValueError("more than 65536 distinct sources")
+        return out
+
+    def _add_url_digests(self, digests: bytes, hosts: list[str], allow: bool) -> tuple[_Columns, int]:
+        store, keys2, keys3, cols = self._url[allow]
+        two, three = _host_keys(hosts)
+        store += digests
+        keys2.extend(two)
+        keys3.extend(three)
+        return cols, len(hosts)
+
     def add_url(self, url: str, *, valid_until: datetime, source: str = "", score: float = 1.0,
                 revoked: bool = False, entry_id: int | None = None, allow: bool = False) -> str:
         """List ``url``; returns the stored expression (canonical URL without scheme)."""
         parts = canonical_parts(url)
         expr = parts.expression
-        digests, crcs, cols = self._url[allow]
-        digests += expression_hash(expr)
-        crcs.append(_host_crc(parts.host))
+        cols, _ = self._add_url_digests(expression_hash(expr), [parts.host], allow)
         cols.append(to_epoch_us(valid_until), _NO_ID if entry_id is None else entry_id,
                     score, self._source_code(source), revoked)
         return expr
+
+    def add_url_expressions(self, expressions: Sequence[str], digests: bytes, *,
+                            valid_until_us: Sequence[int], entry_ids: Sequence[int],
+                            scores: Sequence[float], sources: Sequence[str], revoked: Sequence[bool],
+                            allow: bool = False) -> int:
+        """List expressions already canonical and hashed (``digests``: their SHA-256s, in
+        order), each with its own life cycle given column by column: how a snapshot of
+        the store is loaded without canonicalising or hashing anything again."""
+        n = len(expressions)
+        if len(digests) != 32 * n or not (len(valid_until_us) == len(entry_ids) == len(scores)
+                                           == len(sources) == len(revoked) == n):
+            raise ValueError("every column needs one value per expression")
+        hosts = [e[:e.find("/")] for e in expressions]  # an expression is host + path (from '/')
+        cols, _ = self._add_url_digests(digests, hosts, allow)
+        cols.extend_columns(valid_until_us, entry_ids, scores, self.source_codes(sources), revoked)
+        return n
 
     def add_phone(self, number: str, *, valid_until: datetime, source: str = "",
                   score: float = 1.0, revoked: bool = False, entry_id: int | None = None,
@@ -338,6 +496,19 @@ class BlocklistBuilder:
         cols.append(to_epoch_us(valid_until), _NO_ID if entry_id is None else entry_id,
                     score, self._source_code(source), revoked)
         return phone.value
+
+    def add_phone_keys(self, keys: Sequence[int], *, valid_until_us: Sequence[int], entry_ids: Sequence[int],
+                       scores: Sequence[float], sources: Sequence[str], revoked: Sequence[bool],
+                       allow: bool = False) -> int:
+        """List numbers by their index keys, each with its own life cycle given column by
+        column (see :meth:`add_url_expressions`)."""
+        n = len(keys)
+        if not (len(valid_until_us) == len(entry_ids) == len(scores) == len(sources) == len(revoked) == n):
+            raise ValueError("every column needs one value per number")
+        store, cols = self._phone[allow]
+        store.extend(array("q", keys))
+        cols.extend_columns(valid_until_us, entry_ids, scores, self.source_codes(sources), revoked)
+        return n
 
     def add_phone_range(self, text: str, *, valid_until: datetime, source: str = "",
                         score: float = 1.0, revoked: bool = False, entry_id: int | None = None,
@@ -362,25 +533,17 @@ class BlocklistBuilder:
         """
         until_us = to_epoch_us(valid_until)
         code = self._source_code(source)
-        digest_parts: list[bytes] = []
-        crc_list = array("I")
-        sha256 = hashlib.sha256
-        crc32 = zlib.crc32
-        for i, u in enumerate(urls):
-            try:
-                host, canon = canonical_host_and_url(u)
-            except InvalidUrl as err:
-                err.line = i + 1
-                raise
-            expr = canon[canon.index("://") + 3:]
-            digest_parts.append(sha256(expr.encode()).digest())
-            crc_list.append(crc32(host.encode()))
-        n = len(digest_parts)
+        hosts, canon, errors = canonical_hosts_and_urls(urls if isinstance(urls, Sequence) else list(urls))
+        if errors:
+            i = min(errors)
+            errors[i].line = i + 1
+            raise errors[i]
+        n = len(canon)
         if entry_ids is not None and len(entry_ids) != n:
             raise ValueError("entry_ids must have one id per URL")
-        digests, crcs, cols = self._url[allow]
-        digests += b"".join(digest_parts)
-        crcs.extend(crc_list)
+        sha256 = hashlib.sha256
+        digests = b"".join([sha256(c[c.index("://") + 3:].encode()).digest() for c in canon])  # type: ignore[union-attr]
+        cols, _ = self._add_url_digests(digests, hosts, allow)
         cols.extend(n, until_us, entry_ids, score, code, revoked)
         return n
 
@@ -390,18 +553,16 @@ class BlocklistBuilder:
         """List many numbers sharing one life cycle; all-or-nothing like :meth:`add_urls`."""
         until_us = to_epoch_us(valid_until)
         code = self._source_code(source)
-        new_keys = array("q")
-        for i, text in enumerate(numbers):
-            try:
-                new_keys.append(parse_phone(text).key)
-            except InvalidPhone as err:
-                err.line = i + 1
-                raise
+        new_keys, errors = phone_keys(numbers if isinstance(numbers, Sequence) else list(numbers))
+        if errors:
+            i = min(errors)
+            errors[i].line = i + 1
+            raise errors[i]
         n = len(new_keys)
         if entry_ids is not None and len(entry_ids) != n:
             raise ValueError("entry_ids must have one id per number")
         keys, cols = self._phone[allow]
-        keys.extend(new_keys)
+        keys.extend(array("q", new_keys))
         cols.extend(n, until_us, entry_ids, score, code, revoked)
         return n
 
@@ -467,12 +628,6 @@ class Blocklist:
 
     # ---- URL checks
 
-    def _url_verdict(self, parts: CanonicalUrl, at_us: int) -> Verdict:
-        exprs = expressions_of(parts)
-        m = self._url_block.match(exprs, at_us)
-        return self._decide("url", str(parts), m, self._url_block.cols,
-                            lambda: self._url_allow.match(exprs, at_us), self._url_allow.cols)
-
     def _decide(self, kind, value, m: _Match, cols: _FrozenColumns, allow_match, allow_cols):
         if m.row < 0:
             return Verdict(kind, value, False, "not_listed")
@@ -496,52 +651,37 @@ class Blocklist:
 
     def check_url(self, url: str | bytes, at: datetime | None = None) -> Verdict:
         """Check one URL. Raises :class:`InvalidUrl` if it cannot be read as a URL."""
-        host, canon = canonical_host_and_url(url)
         at_us = _now_us(at)
-        crcs = np.array([zlib.crc32(h.encode()) for h in host_suffixes(host)], dtype=np.uint32)
-        if not self._url_block.hosts_listed(crcs).any():
-            return Verdict("url", canon, False, "not_listed")
-        return self._url_verdict(canonical_parts(canon), at_us)
+        hosts, canon, errors = canonical_hosts_and_urls((url,))
+        if errors:
+            raise errors[0]
+        if not self._url_block.host_listed(hosts[0]):
+            return Verdict("url", canon[0], False, "not_listed")  # type: ignore[arg-type]
+        return self._url_verdicts([canonical_parts(canon[0])], at_us)[0]  # type: ignore[arg-type]
 
     def check_urls(self, urls: Sequence[str | bytes], at: datetime | None = None) -> list[Verdict]:
         """Check many URLs at once; an unreadable one gets an ``invalid`` verdict.
 
-        Two vectorised stages: the host filter over every host suffix of the batch,
-        then — only for URLs that pass it — one prefix search over all their
-        expression hashes. Python only touches the few prefix hits.
+        Two vectorised stages: the host filter over the whole batch, then — only for
+        URLs that pass it — one prefix search over all their expression hashes. Python
+        only touches the few prefix hits.
         """
         at_us = _now_us(at)
-        n = len(urls)
-        canon: list[str | None] = [None] * n
-        out: list[Verdict | None] = [None] * n
-        crcs = array("I")
-        owners = array("q")
-        crc32 = zlib.crc32
-        for i, u in enumerate(urls):
-            try:
-                host, canon[i] = canonical_host_and_url(u)
-            except InvalidUrl as err:
-                text = u if isinstance(u, str) else repr(u)
-                out[i] = Verdict("url", text, False, "invalid", detail=str(err))
-                continue
-            for h in host_suffixes(host):
-                crcs.append(crc32(h.encode()))
-                owners.append(i)
-        candidates: list[int] = []
-        if len(crcs):
-            hit = self._url_block.hosts_listed(np.frombuffer(crcs, dtype=np.uint32))
-            if hit.any():
-                candidates = _sorted_unique(np.frombuffer(owners, dtype=np.int64)[hit]).tolist()
+        hosts, canon, errors = canonical_hosts_and_urls(urls)
+        # every URL starts as not listed; made in C (zip builds the fields, map the tuples)
+        none = repeat(None)
+        out = list(map(_new_verdict, zip(repeat("url"), canon, repeat(False), repeat("not_listed"),
+                                          none, none, none, none, none)))
+        for i, err in errors.items():
+            u = urls[i]
+            out[i] = Verdict("url", u if isinstance(u, str) else repr(u), False, "invalid", detail=str(err))
+        passed = np.flatnonzero(self._url_block.hosts_listed(hosts)).tolist() if hosts else []
+        candidates = [i for i in passed if i not in errors]
         if candidates:
-            parts = [canonical_parts(canon[i]) for i in candidates]  # canonical: a fixed point
+            parts = [canonical_parts(canon[i]) for i in candidates]  # type: ignore[arg-type]  # a fixed point
             for i, v in zip(candidates, self._url_verdicts(parts, at_us)):
                 out[i] = v
-        new = tuple.__new__
-        for i in range(n):
-            if out[i] is None:
-                out[i] = new(Verdict, ("url", canon[i], False, "not_listed",
-                                       None, None, None, None, None))
-        return out  # type: ignore[return-value]
+        return out
 
     def _url_verdicts(self, parts: list[CanonicalUrl], at_us: int) -> list[Verdict]:
         """Full check of URLs whose hosts passed the filter, one prefix search for all."""
@@ -549,30 +689,22 @@ class Blocklist:
         exprs = [expressions_of(p) for p in parts]
         flat = [e for es in exprs for e in es]
         digests = [hashlib.sha256(e.encode()).digest() for e in flat]
-        q = np.frombuffer(b"".join(digests), dtype=">u4").reshape(len(digests), 8)[:, 0]
-        lo = np.searchsorted(idx.prefixes, q, "left")
-        hi = np.searchsorted(idx.prefixes, q, "right")
-        hits = set(np.flatnonzero(hi > lo).tolist())
-        out = []
-        start = 0
-        for p, es in zip(parts, exprs):
-            stop = start + len(es)
-            if not any(k in hits for k in range(start, stop)):
-                out.append(Verdict("url", str(p), False, "not_listed"))
-            else:
-                m = _Match()
-                for k in range(start, stop):
-                    if k not in hits:
-                        continue
-                    for row in range(lo[k], hi[k]):
-                        if idx.full[row].tobytes() == digests[k]:
-                            m.offer(int(row), flat[k], idx.cols.active(row, at_us))
-                    if m.active:
-                        break
-                out.append(self._decide("url", str(p), m, idx.cols,
-                                        lambda es=es: self._url_allow.match(es, at_us),
-                                        self._url_allow.cols))
-            start = stop
+        lo, hi = idx.spans(digests)
+        owner = np.repeat(np.arange(len(parts)), [len(es) for es in exprs]).tolist()
+        hits: dict[int, list[int]] = {}
+        for k in np.flatnonzero(hi > lo).tolist():
+            hits.setdefault(owner[k], []).append(k)
+        out = [Verdict("url", str(p), False, "not_listed") for p in parts]
+        for i, ks in hits.items():
+            m = _Match()
+            for k in ks:  # in expression order: the first active match decides
+                for row in range(lo[k], hi[k]):
+                    if idx.full[row].tobytes() == digests[k]:
+                        m.offer(int(row), flat[k], idx.cols.active(row, at_us))
+                if m.active:
+                    break
+            out[i] = self._decide("url", out[i].value, m, idx.cols,
+                                  lambda es=exprs[i]: self._url_allow.match(es, at_us), self._url_allow.cols)
         return out
 
     # ---- phone checks

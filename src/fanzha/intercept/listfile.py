@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from itertools import islice
 from pathlib import Path
 from typing import NamedTuple
 
@@ -41,7 +42,6 @@ class ListLine(NamedTuple):
 #: Lines handed to the builder at a time: bounds the memory a multi-million-line file
 #: needs while loading to a few MB beyond the index itself.
 _CHUNK = 1 << 16
-
 
 def classify(value: str) -> EntryKind:
     """Phone if written like a number; URL otherwise (a letter first means URL at once)."""
@@ -96,25 +96,24 @@ def _flush(builder: BlocklistBuilder, path: str | Path, values: list[str], lines
 def _add(builder: BlocklistBuilder, path: str | Path, **life) -> None:
     """Stream the file into the builder in chunks (the same rules as :func:`iter_list`)."""
     url, phone = EntryKind.url, EntryKind.phone
-    chunks = {url: ([], []), phone: ([], [])}
     n = 0
     with _open(path) as f:
         try:
-            for n, raw in enumerate(f, start=1):
-                value = raw.strip()
-                if not value or value[0] == "#":
-                    continue
-                kind = url if value[0].isalpha() else classify(value)
-                values, lines = chunks[kind]
-                values.append(value)
-                lines.append(n)
-                if len(values) >= _CHUNK:
-                    _flush(builder, path, values, lines, kind, **life)
+            while lines := list(islice(f, _CHUNK)):
+                values = [raw.strip() for raw in lines]
+                # a letter first means a URL at once; the rest (digits, '+', '#', blank) are looked at
+                urls = [i for i, v in enumerate(values) if v[:1].isalpha()]
+                others = [i for i, v in enumerate(values) if v and not v[0].isalpha() and v[0] != "#"]
+                kinds = {url: urls, phone: []}
+                for i in others:
+                    kinds[classify(values[i])].append(i)
+                kinds[url].sort()
+                for kind, rows in kinds.items():
+                    if rows:
+                        _flush(builder, path, [values[i] for i in rows], [n + i + 1 for i in rows], kind, **life)
+                n += len(lines)
         except UnicodeDecodeError:
             raise InputError("list file is not UTF-8", file=str(path), line=n + 1) from None
-    for kind, (values, lines) in chunks.items():
-        if values:
-            _flush(builder, path, values, lines, kind, **life)
 
 
 def load_blocklist(block_path: str | Path, allow_path: str | Path | None = None, *,

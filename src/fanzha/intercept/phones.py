@@ -21,6 +21,7 @@ numbers never share a key.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import phonenumbers
@@ -34,7 +35,9 @@ __all__ = [
     "normalize_phone",
     "parse_phone",
     "phone_key",
+    "phone_keys",
     "key_to_phone",
+    "value_to_key",
     "looks_like_phone",
     "PhoneRange",
     "parse_phone_range",
@@ -83,16 +86,47 @@ def _service(national: str) -> PhoneNumber:
                        country_code=86, national=national, service=True)
 
 
+def _mainland_mobile(text: str) -> str | None:
+    """The national digits of a mainland mobile in a common spelling, else ``None``."""
+    m = _FAST_CN_MOBILE.fullmatch(text)
+    if m is not None:
+        national = "".join(m.groups())
+        if _CN_MOBILE.fullmatch(national):
+            return national
+    return None
+
+
+def phone_keys(texts: Sequence[str]) -> tuple[list[int], dict[int, InvalidPhone]]:
+    """Index keys of many numbers (a bulk import): ``(keys, errors by position)``.
+
+    The same answers as :func:`parse_phone` one by one (a bad number's key is 0 and its
+    error is in ``errors``), without building a :class:`PhoneNumber` for the mainland
+    mobiles that make up nearly every list.
+    """
+    keys: list[int] = []
+    errors: dict[int, InvalidPhone] = {}
+    add = keys.append
+    for i, text in enumerate(texts):
+        national = _mainland_mobile(text) if type(text) is str else None
+        if national is not None:
+            add(int("86" + national))
+            continue
+        try:
+            add(parse_phone(text).key)
+        except InvalidPhone as err:
+            errors[i] = err
+            add(0)
+    return keys, errors
+
+
 def parse_phone(text: str, region: str = DEFAULT_REGION) -> PhoneNumber:
     """Parse and validate a number; raise :class:`InvalidPhone` with the reason if bad."""
     if not isinstance(text, str):
         raise InvalidPhone(f"phone number must be text, not {type(text).__name__}", field="phone")
     t = text.strip()
-    m = _FAST_CN_MOBILE.fullmatch(t)
-    if m is not None:
-        national = "".join(m.groups())
-        if _CN_MOBILE.fullmatch(national):
-            return PhoneNumber("+86" + national, int("86" + national), 86, national, False)
+    national = _mainland_mobile(t)
+    if national is not None:
+        return PhoneNumber("+86" + national, int("86" + national), 86, national, False)
     if t.endswith(_SERVICE_SUFFIX):
         t = t[: -len(_SERVICE_SUFFIX)]
     if not t or len(t) > 40:
@@ -123,6 +157,20 @@ def normalize_phone(text: str, region: str = DEFAULT_REGION) -> str:
 def phone_key(text: str, region: str = DEFAULT_REGION) -> int:
     """The ``int64`` index key of a number (see the module docstring)."""
     return parse_phone(text, region).key
+
+
+def value_to_key(value: str) -> int:
+    """The index key of an already normalised spelling (inverse of :func:`key_to_phone`).
+
+    Raises ``ValueError`` if ``value`` is not such a spelling.
+    """
+    if value.endswith(_SERVICE_SUFFIX):
+        national = value[: -len(_SERVICE_SUFFIX)]
+        if national.isdigit():
+            return -int("86" + national)
+    elif value[:1] == "+" and value[1:].isdigit() and value[1:2] != "0":
+        return int(value[1:])
+    raise ValueError(f"not a normalised phone number: {value!r}")
 
 
 def key_to_phone(key: int) -> str:

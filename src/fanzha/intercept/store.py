@@ -25,35 +25,46 @@ being active and no other active entry has its 4-byte hash prefix, the prefix's
 arrival or departure is logged in ``intercept_prefix_changes`` under that version.
 The local-check list of version *v* is therefore the prefixes of the block URL entries
 whose state is active right after *v*, and the diff from any older version is read
-off the log (:func:`prefixes_at`).
+off the log (:func:`prefixes_at`). The log keeps the last :data:`PREFIX_LOG_VERSIONS`
+versions (:func:`trim_prefix_log`); a client older than that gets the full list, as
+Safe Browsing clients do.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from fanzha.errors import InputError
 from fanzha.intercept.blocklist import Blocklist, BlocklistBuilder
-from fanzha.intercept.entries import require_aware
+from fanzha.intercept.entries import from_epoch_us, require_aware
 from fanzha.intercept.listfile import classify
-from fanzha.intercept.phones import looks_like_range, parse_phone, parse_phone_range
+from fanzha.intercept.phones import (
+    looks_like_range,
+    parse_phone,
+    parse_phone_range,
+    value_to_key,
+)
 from fanzha.intercept.prefixes import PrefixList
 from fanzha.intercept.urls import canonical_parts, host_report
-from fanzha.store.models import (InterceptAppeal, InterceptEntry, InterceptEvent, InterceptListHead,
-                                 InterceptPrefixChange)
+from fanzha.store.models import (
+    InterceptAppeal,
+    InterceptEntry,
+    InterceptEvent,
+    InterceptListHead,
+    InterceptPrefixChange,
+)
 from fanzha.store.types import utcnow
 
 __all__ = [
     "KINDS", "LISTINGS", "SOURCE_KINDS", "DEFAULT_TTL", "ALLOW_TTL", "Normalised", "normalise",
     "list_entry", "revoke_entry", "sweep_expired", "file_appeal", "decide_appeal", "effective_state",
-    "current_version", "load_snapshot", "prefixes_at", "Snapshot",
+    "current_version", "load_snapshot", "prefixes_at", "trim_prefix_log", "PREFIX_LOG_VERSIONS", "Snapshot",
 ]
 
 KINDS = ("url", "phone", "phone_range")
@@ -65,6 +76,8 @@ DEFAULT_TTL = timedelta(days=30)
 ALLOW_TTL = timedelta(days=365)
 #: Longest reason or appeal statement kept.
 MAX_TEXT = 4000
+#: Versions the prefix change log reaches back: a client further behind gets the full list.
+PREFIX_LOG_VERSIONS = 10_000
 
 
 def value_hash(value: str) -> str:
@@ -363,25 +376,59 @@ class Snapshot:
     loaded_at: datetime
 
 
-_COLUMNS = (InterceptEntry.id, InterceptEntry.listing, InterceptEntry.kind, InterceptEntry.value,
-            InterceptEntry.source_kind, InterceptEntry.source, InterceptEntry.score,
-            InterceptEntry.valid_until, InterceptEntry.state, InterceptEntry.prefix)
+#: Rows read from the store at a time while a snapshot is built.
+_FETCH = 50_000
+
+#: Only what the index needs, as the database driver returns it: no ORM objects, no
+#: per-value type conversion (that cost a worker minutes and gigabytes on millions of
+#: entries). ``value_hash`` is the SHA-256 of ``value`` — for a URL, of its lookup
+#: expression — so nothing is canonicalised or hashed again.
+_SNAPSHOT_SQL = ("SELECT id, listing, kind, value, value_hash, source_kind || ':' || source, score, "
+                 "valid_until, state, prefix FROM intercept_entries")
 
 
-def _build(rows: Iterable, version: int) -> tuple[Blocklist, PrefixList]:
-    b = BlocklistBuilder()
-    prefixes = []
-    for (eid, listing, kind, value, source_kind, source, score, valid_until, state, prefix) in rows:
-        life = dict(valid_until=valid_until, source=f"{source_kind}:{source}", score=float(score),
-                    revoked=state == "revoked", entry_id=eid, allow=listing == "allow")
+def _epoch_us(values: list) -> list[int]:
+    """Microseconds since the epoch of naive UTC times as the driver returns them.
+
+    SQLite returns text (``2026-01-31 12:00:00.000000``), PostgreSQL ``datetime``
+    objects; numpy reads both in one pass.
+    """
+    if not values:
+        return []
+    return np.array(values, dtype="datetime64[us]").astype(np.int64).tolist()
+
+
+def _add_rows(b: BlocklistBuilder, rows: list[tuple], prefixes: list[int]) -> None:
+    """Add one batch of store rows to the builder: URLs and numbers in bulk, ranges one by one."""
+    groups: dict[tuple[str, bool], list[tuple]] = {}
+    for row in rows:
+        groups.setdefault((row[2], row[1] == "allow"), []).append(row)
+    for (kind, allow), group in groups.items():
+        ids, _, _, values, hashes, sources, scores, untils, states, rprefixes = zip(*group)
+        if kind == "url" and not allow:
+            prefixes.extend(p for p, st in zip(rprefixes, states) if st == "active")
+        life = dict(valid_until_us=_epoch_us(list(untils)), entry_ids=ids, scores=scores, sources=sources,
+                    revoked=[st == "revoked" for st in states], allow=allow)
         if kind == "url":
-            b.add_url("http://" + value, **life)
-            if listing == "block" and state == "active":
-                prefixes.append(prefix)
+            b.add_url_expressions(values, bytes.fromhex("".join(hashes)), **life)
         elif kind == "phone":
-            b.add_phone(value, **life)
+            try:
+                keys = [value_to_key(v) for v in values]
+            except ValueError as err:
+                raise RuntimeError(f"intercept_entries holds a phone number not in normal form: {err}") from None
+            b.add_phone_keys(keys, **life)
         else:
-            b.add_phone_range(value, **life)
+            for eid, value, until, score, source, revoked in zip(ids, values, life["valid_until_us"], scores,
+                                                                 sources, life["revoked"]):
+                b.add_phone_range(value, valid_until=from_epoch_us(until), source=source, score=float(score),
+                                  revoked=revoked, entry_id=eid, allow=allow)
+
+
+def _build(cursor, version: int) -> tuple[Blocklist, PrefixList]:
+    b = BlocklistBuilder()
+    prefixes: list[int] = []
+    while rows := cursor.fetchmany(_FETCH):
+        _add_rows(b, rows, prefixes)
     return b.build(version), PrefixList.of(version, np.array(prefixes, dtype=np.uint32))
 
 
@@ -389,26 +436,41 @@ def load_snapshot(session: Session, attempts: int = 5) -> Snapshot:
     """Read every entry and build the index, consistent with one version.
 
     The version is read before and after the entries; if a writer committed in between,
-    the read is repeated (writers bump the version in the transaction that changes entries).
+    the read is repeated (writers bump the version in the transaction that changes
+    entries). Rows are read in batches straight from the driver's cursor, so memory
+    stays within a batch of rows beyond the index being built.
     """
     for _ in range(attempts):
         v0 = current_version(session)
-        rows = session.execute(select(*_COLUMNS).order_by(InterceptEntry.id)).all()
-        v1 = current_version(session)
-        if v0 == v1:
-            bl, pl = _build(rows, v0)
+        cursor = session.connection().connection.cursor()
+        try:
+            cursor.execute(_SNAPSHOT_SQL)
+            bl, pl = _build(cursor, v0)
+        finally:
+            cursor.close()
+        if current_version(session) == v0:
             return Snapshot(v0, bl, pl, datetime.now(timezone.utc))
         session.rollback()  # a fresh snapshot on databases that keep one per transaction
     raise RuntimeError("the lists kept changing while they were read; try again")
 
 
-def prefixes_at(session: Session, current: PrefixList, version: int) -> PrefixList | None:
+def trim_prefix_log(session: Session, keep: int = PREFIX_LOG_VERSIONS) -> int:
+    """Drop the log of versions more than ``keep`` behind the head; returns rows dropped."""
+    floor = current_version(session) - keep
+    if floor <= 0:
+        return 0
+    return session.execute(delete(InterceptPrefixChange).where(InterceptPrefixChange.version <= floor)).rowcount
+
+
+def prefixes_at(session: Session, current: PrefixList, version: int,
+                keep: int = PREFIX_LOG_VERSIONS) -> PrefixList | None:
     """The local-check list as it was at ``version``, rebuilt from ``current`` and the log.
 
     For each prefix changed after ``version``, its state then is the opposite of what
-    its first later change did. ``None`` if ``version`` is not one this store made.
+    its first later change did. ``None`` if ``version`` is not one this store made, or
+    is more than ``keep`` versions behind the head (its part of the log may be trimmed).
     """
-    if version < 0 or version > current.version:
+    if version < 0 or version > current.version or version <= current_version(session) - keep:
         return None
     if version == current.version:
         return current

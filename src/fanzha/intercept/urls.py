@@ -39,6 +39,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 from urllib.parse import unquote_to_bytes
@@ -54,6 +55,7 @@ __all__ = [
     "canonicalize",
     "canonical_parts",
     "canonical_host_and_url",
+    "canonical_hosts_and_urls",
     "expressions",
     "expressions_of",
     "host_suffixes",
@@ -342,6 +344,11 @@ def canonical_parts(url: str | bytes) -> CanonicalUrl:
         parts = _fast_parts(url)
         if parts is not None:  # at most one '/' longer than the input
             return parts
+    return _checked_slow_parts(url)
+
+
+def _checked_slow_parts(url: str | bytes) -> CanonicalUrl:
+    """The full canonicalisation, refusing a canonical form over the length limit."""
     parts = _slow_parts(url)
     total = len(parts.scheme) + 3 + len(parts.host) + len(parts.path) + (
         0 if parts.query is None else 1 + len(parts.query))
@@ -351,24 +358,55 @@ def canonical_parts(url: str | bytes) -> CanonicalUrl:
     return parts
 
 
-def canonical_host_and_url(url: str | bytes) -> tuple[str, str]:
-    """``(host, canonical URL)`` of ``url``: the hot-path form of :func:`canonical_parts`.
+def canonical_hosts_and_urls(urls: Sequence[object]) -> tuple[list[str], list[str | None], dict[int, InvalidUrl]]:
+    """Hosts and canonical URLs of many URLs at once: the hot path of a batch check.
 
-    Checks need only these two for the great majority of URLs (those whose host is
-    not listed at all), and building them straight from the fast-path match saves a
-    third of the per-URL time.
+    Returns ``(hosts, canonical URLs, errors)``, the first two in the order of
+    ``urls``; a URL that cannot be read has host ``""``, canonical URL ``None`` and its
+    :class:`InvalidUrl` in ``errors`` under its position. Checks need only these two
+    for the great majority of URLs (those whose host is not listed at all); URLs
+    already in canonical spelling, or bare domains, are answered from one match of
+    the fast-path pattern without splitting them further.
     """
-    if type(url) is str and len(url) < MAX_URL_BYTES:
-        m = _FAST.fullmatch(url)
-        if m is not None:
-            scheme, host, path, query = m.groups()
-            if path is None or not ("//" in path or "/." in path):
-                lower = host.lower()
-                if scheme is not None and path is not None and lower == host:
-                    return host, url
-                return lower, f"{scheme or 'http'}://{lower}{path or '/'}{query or ''}"
-    p = canonical_parts(url)
-    return p.host, str(p)
+    hosts: list[str] = []
+    canon: list[str | None] = []
+    errors: dict[int, InvalidUrl] = {}
+    add_host, add_canon = hosts.append, canon.append
+    fast = _FAST.fullmatch
+    for i, url in enumerate(urls):
+        if type(url) is str and len(url) < MAX_URL_BYTES:
+            m = fast(url)
+            if m is not None:
+                scheme, host, path, query = m.groups()
+                if path is None or not ("//" in path or "/." in path):
+                    lower = host.lower()
+                    add_host(lower)
+                    if scheme is not None and path is not None and lower == host:
+                        add_canon(url)
+                    else:
+                        add_canon(f"{scheme or 'http'}://{lower}{path or '/'}{query or ''}")
+                    continue
+        try:
+            p = _checked_slow_parts(url)  # type: ignore[arg-type]
+        except InvalidUrl as err:
+            errors[i] = err
+            add_host("")
+            add_canon(None)
+            continue
+        add_host(p.host)
+        add_canon(str(p))
+    return hosts, canon, errors
+
+
+def canonical_host_and_url(url: str | bytes) -> tuple[str, str]:
+    """``(host, canonical URL)`` of one URL (see :func:`canonical_hosts_and_urls`).
+
+    Raises :class:`InvalidUrl` (or :class:`UrlTooLong`) like :func:`canonical_parts`.
+    """
+    hosts, canon, errors = canonical_hosts_and_urls((url,))
+    if errors:
+        raise errors[0]
+    return hosts[0], canon[0]  # type: ignore[return-value]
 
 
 def canonicalize(url: str | bytes) -> str:
