@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import datetime, timedelta, timezone
 
 import openpyxl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fanzha.errors import InputError
-from fanzha.intake.importer import read_reports
+from fanzha.intake.importer import parse_time, read_reports
 
 CSV_ZH = ("接警编号,报警时间,辖区,地址,报警人电话,损失金额,简要案情\n"
           "110-1,2024-05-01 10:00,思明区,中华街道,13912345678,\"12,800.00\",刷单被骗\n"
@@ -79,3 +81,16 @@ def test_absurd_amount_is_a_row_error(tmp_path):
     p.write_text("报警时间,损失金额,简要案情\n2024-05-01 10:00,999999999999999,x\n", encoding="utf-8")
     res = read_reports(p)
     assert not res.reports and res.errors[0].field == "loss"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2100, 1, 1)),
+       st.integers(-23 * 60 + 1, 23 * 60 - 1), st.sampled_from(["T", " ", "/"]), st.booleans())
+def test_times_with_seconds_and_offset_read_as_the_first_format_reads_them(dt, minutes, sep, colon):
+    """The direct reading of the commonest spelling answers what ``strptime`` answers."""
+    offset = dt.replace(tzinfo=timezone(timedelta(minutes=minutes))).strftime("%z")
+    text = dt.strftime("%Y-%m-%d" if sep != "/" else "%Y/%m/%d") + ("T" if sep == "T" else " ") + \
+        dt.strftime("%H:%M:%S") + (offset[:3] + ":" + offset[3:] if colon else offset)
+    want = datetime.strptime(text.replace("/", "-").replace("T", " "), "%Y-%m-%d %H:%M:%S%z")
+    got = parse_time(text)
+    assert (got, got.utcoffset()) == (want, want.utcoffset())

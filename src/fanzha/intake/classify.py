@@ -25,7 +25,9 @@ to win by a clear probability (``nf_threshold``) or the best fraud type is retur
 
 from __future__ import annotations
 
+import bisect
 import io
+import itertools
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -241,25 +243,92 @@ class Classifier:
     def features(self, text: str) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
         """Feature indices (each once; n-grams first, then lexicon features) and, for
         evidence, (index, start, length) of every n-gram occurrence."""
-        idx, occurrences, _ = self._features(text)
-        return idx, occurrences
+        idx, (ids, starts, lengths, _), _ = self._features(text)
+        return idx, list(zip(ids.tolist(), starts.tolist(), lengths.tolist()))
 
-    def _features(self, text: str) -> tuple[np.ndarray, list[tuple[int, int, int]], dict[str, list[tuple[int, int]]]]:
+    def _features(self, text: str) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray, str],
+                                            dict[str, list[tuple[int, int]]]]:
+        """Feature indices, the n-gram occurrences as three arrays (index, start, length)
+        with the normalised text they index, and the lexicon hits. Every n-gram of the text is looked up in one pass; the
+        features are listed in the order they first occur (the order they are summed in)."""
         norm = normalise(text)
-        occurrences = []
-        seen: dict[int, None] = {}
-        index = self.index
-        for gram, start in ngrams(norm):
-            i = index.get(gram)
-            if i is not None:
-                occurrences.append((i, start, len(gram)))
-                seen[i] = None
+        n_chars = len(norm)
+        found = self._lookup_ngrams(norm)
+        at = np.flatnonzero(found >= 0)
+        ids = found[at]
+        starts, lengths = _ngram_grid(n_chars)
+        seen = dict.fromkeys(ids.tolist())
         hits = lexicon_hits(norm)
         for name in lexicon_features(hits, norm):
-            i = index.get(name)
+            i = self.index.get(name)
             if i is not None:
                 seen[i] = None
-        return np.fromiter(seen, dtype=np.int64, count=len(seen)), occurrences, hits
+        return np.fromiter(seen, dtype=np.int64, count=len(seen)), (ids, starts[at], lengths[at], norm), hits
+
+    def _lookup_ngrams(self, norm: str) -> np.ndarray:
+        """The vocabulary index of every n-gram of ``norm`` (-1 when it has none), in the
+        order :func:`ngrams` lists them. Each n-gram is read as a number (its characters'
+        ranks in the vocabulary's alphabet, in base ``len(alphabet) + 1``) and looked up
+        in the sorted numbers of the vocabulary, all at once; an n-gram with a character
+        outside the alphabet is in no vocabulary."""
+        table = self._ngram_table()
+        if table is None or not norm:
+            grams = [norm[i:i + n] for n in NGRAM_SIZES for i in range(len(norm) - n + 1)]
+            return np.fromiter(map(self.index.get, grams, itertools.repeat(-1)), np.int64, len(grams))
+        ranks, base, keys, rows = table
+        points = np.frombuffer(norm.encode("utf-32-le", "surrogatepass"), np.uint32)
+        code = ranks[np.minimum(points, len(ranks) - 1)]
+        outside = np.concatenate([[0], np.cumsum(code == 0)])
+        parts = []
+        for n in NGRAM_SIZES:
+            m = len(norm) - n + 1
+            if m <= 0:
+                continue
+            key = code[:m].copy()
+            for j in range(1, n):
+                key = key * base + code[j:j + m]
+            key[outside[n:n + m] != outside[:m]] = -1
+            parts.append(key)
+        key = np.concatenate(parts)
+        at = np.minimum(np.searchsorted(keys, key), len(keys) - 1)
+        return np.where(keys[at] == key, rows[at], -1)
+
+    def _ngram_table(self) -> tuple[np.ndarray, int, np.ndarray, np.ndarray] | None:
+        """For :meth:`_lookup_ngrams`: each code point's rank in the alphabet (0 outside
+        it), the base, and the vocabulary's n-grams as sorted numbers with their indices.
+        ``None`` when the numbers would not fit in 63 bits (the lookup is then by name)."""
+        if not hasattr(self, "_ngram_numbers"):
+            grams = [(g, i) for g, i in self.index.items() if 0 < len(g) <= max(NGRAM_SIZES)]
+            alphabet = sorted({ch for g, _ in grams for ch in g})
+            base = len(alphabet) + 1
+            table = None
+            if grams and base ** max(NGRAM_SIZES) < 2 ** 63:
+                ranks = np.zeros(ord(alphabet[-1]) + 2, np.int64)
+                ranks[[ord(ch) for ch in alphabet]] = np.arange(1, base)
+                by_size: dict[int, list[tuple[str, int]]] = {}
+                for g, i in grams:
+                    by_size.setdefault(len(g), []).append((g, i))
+                keys, rows = [], []
+                for n, same in by_size.items():  # the grams of one length as a matrix of characters
+                    points = np.frombuffer("".join(g for g, _ in same).encode("utf-32-le", "surrogatepass"),
+                                           np.uint32).reshape(-1, n)
+                    key = np.zeros(len(same), np.int64)
+                    for j in range(n):
+                        key = key * base + ranks[points[:, j]]
+                    keys.append(key)
+                    rows.append(np.fromiter((i for _, i in same), np.int64, len(same)))
+                keys, rows = np.concatenate(keys), np.concatenate(rows)
+                order = np.argsort(keys)
+                table = (ranks, base, keys[order], rows[order])
+            self._ngram_numbers = table
+        return self._ngram_numbers
+
+    def prepare(self) -> Classifier:
+        """Build the tables prediction builds on first use now (before worker processes
+        are forked, so that they share them rather than each build its own)."""
+        self._ngram_table()
+        self._gains()
+        return self
 
     def values(self, idx: np.ndarray) -> np.ndarray:
         """The value of each feature in ``idx`` for one text: 1/sqrt(number of n-grams)
@@ -330,25 +399,32 @@ class Classifier:
                                       self._evidence(text, best, occurrences, hits, evidence)))
         return out
 
-    def _evidence(self, text: str, cls: int, occurrences: list[tuple[int, int, int]],
+    def _gains(self) -> np.ndarray:
+        """For every feature and class: its weight for the class over its best weight
+        for any other class (what an n-gram adds to the case for that class)."""
+        gains = getattr(self, "_gain_table", None)
+        if gains is None:
+            top = np.sort(self.weights, axis=1)
+            best = self.weights.argmax(axis=1)
+            cols = np.arange(self.weights.shape[1])
+            others = np.where(cols[None, :] == best[:, None], top[:, -2:-1], top[:, -1:])
+            gains = self._gain_table = self.weights - others
+        return gains
+
+    def _evidence(self, text: str, cls: int, occurrences: tuple[np.ndarray, np.ndarray, np.ndarray, str],
                   hits: dict[str, list[tuple[int, int]]], k: int) -> list[str]:
         """The stretches of the text that pushed most towards class ``cls``: each
         character scores the weight its n-grams give ``cls`` over the runner-up class,
         and the lexicon cues of ``cls`` found in the text add to their characters; runs
         of positive characters are candidate phrases, ranked by their total, and quoted
         from the original text."""
-        norm, starts, ends = normalise_with_offsets(text)
-        others = [c for c in range(len(self.classes)) if c != cls]
+        ids, at, length, norm = occurrences  # as normalise_with_offsets spells it, up to digits like ²
         # each n-gram spreads its gain for ``cls`` over its characters (a difference array)
-        diff = np.zeros(len(norm) + 1, dtype=np.float64)
-        if occurrences:
-            occ = np.asarray(occurrences, dtype=np.int64).reshape(-1, 3)
-            rows = self.weights[occ[:, 0]]
-            gain = rows[:, cls] - rows[:, others].max(axis=1)
-            keep = gain > 0
-            share = gain[keep] / occ[keep, 2]
-            np.add.at(diff, occ[keep, 1], share)
-            np.add.at(diff, occ[keep, 1] + occ[keep, 2], -share)
+        gain = self._gains()[ids, cls]
+        keep = gain > 0
+        share = gain[keep] / length[keep]
+        diff = np.bincount(np.concatenate([at[keep], at[keep] + length[keep]]),
+                           np.concatenate([share, -share]), minlength=len(norm) + 1)[:len(norm) + 1]
         per_char = np.cumsum(diff[:-1]).astype(np.float32)
         per_char[np.abs(per_char) < 1e-6] = 0.0
         if per_char.size and per_char.max() > 0:
@@ -360,22 +436,17 @@ class Classifier:
         if not per_char.size or per_char.max() <= 0:
             return []
         threshold = 0.2 * float(per_char.max())
-        spans = []
-        i, n = 0, len(norm)
-        while i < n:
-            if per_char[i] > threshold and norm[i] not in _BREAKS:
-                j = i
-                while j < n and per_char[j] > threshold and norm[j] not in _BREAKS:
-                    j += 1
-                if j - i >= 2:
-                    spans.append((float(per_char[i:j].sum()), i, j))
-                i = j
-            else:
-                i += 1
+        # candidate phrases: maximal runs of characters over the threshold, punctuation aside
+        strong = per_char > threshold
+        strong[[m.start() for m in _BREAK_RE.finditer(norm)]] = False  # (never a digit)
+        edges = np.flatnonzero(np.diff(np.concatenate([[False], strong, [False]]).astype(np.int8)))
+        spans = [(float(per_char[a:b].sum()), a, b)
+                 for a, b in zip(edges[0::2].tolist(), edges[1::2].tolist()) if b - a >= 2]
         spans.sort(key=lambda s: -s[0])
         out: list[str] = []
+        offsets = _Offsets(text) if spans else None
         for _, a, b in spans:
-            phrase = text[starts[a]:ends[b - 1]].strip()
+            phrase = text[offsets.span(a)[0]:offsets.span(b - 1)[1]].strip()
             if len(phrase) > 16:  # quote a window around the strongest part, still verbatim
                 phrase = phrase[:16]
             if phrase and phrase not in out and not phrase.isdigit():
@@ -385,34 +456,89 @@ class Classifier:
         return out
 
 
+@lru_cache(maxsize=512)
+def _ngram_grid(n_chars: int) -> tuple[np.ndarray, np.ndarray]:
+    """Start and length of every n-gram of a text of ``n_chars`` characters, in the
+    order :func:`ngrams` lists them."""
+    sizes = [n for n in NGRAM_SIZES if n <= n_chars]
+    starts = np.concatenate([np.arange(n_chars - n + 1) for n in sizes]) if sizes else np.zeros(0, np.int64)
+    lengths = np.concatenate([np.full(n_chars - n + 1, n) for n in sizes]) if sizes else np.zeros(0, np.int64)
+    return starts.astype(np.int64), lengths.astype(np.int64)
+
+
 _BREAKS = frozenset("，。,.！？!?；;：: 、“”\"'（）()【】[]《》-—…~")
+_BREAK_RE = re.compile("[" + re.escape("".join(sorted(_BREAKS))) + "]")
+
+
+def _token_rep(tok: str) -> str:
+    """What one token (a run of :data:`_RUNS` or a single character) normalises to."""
+    if tok[0].isdigit():
+        return "0"
+    if tok[0].isspace():
+        return " "
+    if tok[0].isascii() and tok[0].isalpha():
+        return tok if tok in _KEEP_LATIN else "a"
+    return tok
+
+
+class _OneChar(dict):
+    """A ``str.translate`` table: what a character outside every run of :data:`_RUNS`
+    normalises to (itself, nearly always), looked up once per character."""
+
+    def __missing__(self, cp: int) -> str:
+        rep = self[cp] = _token_rep(chr(cp))
+        return rep
+
+
+_ONE_CHAR = _OneChar()
+
+
+class _Offsets:
+    """Where each character of :func:`normalise_with_offsets`'s text comes from, worked
+    out for the characters asked about: a run of :data:`_RUNS` (a number, a Latin word,
+    spaces) is written as one token, every other character as itself."""
+
+    def __init__(self, text: str):
+        self.t = t = text.translate(_FULLWIDTH).lower()
+        self.runs: list[tuple[int, int, str]] = []  # (start, end, what it is written as), in order
+        self.out_starts: list[int] = []  # where each run's writing starts in the normalised text
+        shift = 0  # normalised position − position in ``t``, before the next run
+        for m in _RUNS.finditer(t):
+            a, b = m.span()
+            rep = _token_rep(m.group(0))
+            self.runs.append((a, b, rep))
+            self.out_starts.append(a + shift)
+            shift += len(rep) - (b - a)
+
+    def span(self, i: int) -> tuple[int, int]:
+        """The (start, end) in the text of the token that normalised character ``i`` writes."""
+        k = bisect.bisect_right(self.out_starts, i) - 1
+        if k >= 0:
+            a, b, rep = self.runs[k]
+            if i < self.out_starts[k] + len(rep):
+                return a, b
+            i -= self.out_starts[k] + len(rep) - b  # a character after run k, as itself
+        return i, i + 1
+
+    def normalised(self) -> str:
+        out, pos = [], 0
+        for a, b, rep in self.runs:
+            out += [self.t[pos:a].translate(_ONE_CHAR), rep]
+            pos = b
+        out.append(self.t[pos:].translate(_ONE_CHAR))
+        return "".join(out)
 
 
 def normalise_with_offsets(text: str) -> tuple[str, list[int], list[int]]:
     """:func:`normalise`, with each output character's span in the original text (so
     evidence is quoted as written, numbers and names included)."""
-    t = text.translate(_FULLWIDTH).lower()
-    out: list[str] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    for m in _TOKEN.finditer(t):
-        tok = m.group(0)
-        if tok[0].isdigit():
-            rep = "0"
-        elif tok[0].isspace():
-            rep = " "
-        elif tok[0].isascii() and tok[0].isalpha():
-            rep = tok if tok in _KEEP_LATIN else "a"
-        else:
-            rep = tok
-        for ch in rep:
-            out.append(ch)
-            starts.append(m.start())
-            ends.append(m.end())
-    return "".join(out), starts, ends
+    offsets = _Offsets(text)
+    norm = offsets.normalised()
+    spans = [offsets.span(i) for i in range(len(norm))]
+    return norm, [a for a, _ in spans], [b for _, b in spans]
 
 
-_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[a-z]+|\s+|.", re.S)
+_RUNS = re.compile(r"\d+(?:[.,]\d+)*|[a-z]+|\s+")
 
 
 @lru_cache(maxsize=1)

@@ -20,12 +20,14 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 import phonenumbers
 
 from fanzha.errors import InputError
 from fanzha.intake import bins
-from fanzha.money import AmountError, format_fen, parse_cn_amount
+from fanzha.money import AmountError, format_fen
+from fanzha.money import parse_cn_amount as _parse_cn_amount
 
 #: A report longer than this is not a report (a pasted log, a file sent by mistake).
 MAX_TEXT_CHARS = 200_000
@@ -46,15 +48,24 @@ _FULLWIDTH.update({0x3000: 0x20, 0x2013: 0x2D, 0x2014: 0x2D, 0x2212: 0x2D, 0xFE6
 _AREA_PARENS = re.compile(r"[(（]\s*(0\d{2,3})\s*[)）]\s*")
 _INTL_PARENS = re.compile(r"(\+\s?\d{1,3})\s*[(（]\s*(\d{1,4})\s*[)）]\s*")
 _KEYWORD_GLUE = re.compile(r"(?i)(?<![A-Za-z])(qq|vx|wx|tel|phone|mobile|wechat|weixin)(?=\d)")
+# What each substitution needs in the text before it can change anything (a quick look
+# that spares the full pass over most reports). Every keyword ends in an ASCII letter.
+_FULLWIDTH_CHAR = re.compile("[" + "".join(re.escape(chr(cp)) for cp in sorted(_FULLWIDTH)) + "]+")
+_LETTER_DIGIT = re.compile(r"[A-Za-z]\d")
+
+
+def _fullwidth_char(m: re.Match[str]) -> str:
+    return m.group(0).translate(_FULLWIDTH)
 
 
 def normalise(text: str) -> str:
     """Full-width forms to ASCII and ``(023)6396…`` to ``023-6396…``; keeps every
     character's meaning so that later passes need one spelling of each symbol."""
-    t = text.translate(_FULLWIDTH)
-    t = _AREA_PARENS.sub(r"\1-", t)
-    t = _INTL_PARENS.sub(r"\1 \2 ", t)
-    return _KEYWORD_GLUE.sub(r"\1 ", t)
+    t = _FULLWIDTH_CHAR.sub(_fullwidth_char, text)
+    if "(" in t:
+        t = _AREA_PARENS.sub(r"\1-", t)
+        t = _INTL_PARENS.sub(r"\1 \2 ", t)
+    return _KEYWORD_GLUE.sub(r"\1 ", t) if _LETTER_DIGIT.search(t) else t
 
 
 # --- e-mails, URLs, IPs ----------------------------------------------------------
@@ -152,7 +163,10 @@ def _last(regex: re.Pattern[str], window: str) -> int:
     return pos
 
 
+@lru_cache(maxsize=8192)
 def _phone(number: str, region: str | None) -> str | None:
+    """A number in E.164, or ``None`` when it is no valid number (remembered: the same
+    numbers come back in report after report, and parsing one is the dearest step here)."""
     try:
         parsed = phonenumbers.parse(number, region)
     except phonenumbers.NumberParseException:
@@ -237,6 +251,9 @@ _WXID = re.compile(r"(?<![A-Za-z0-9_])wxid_[A-Za-z0-9_]{4,30}")
 _ALIPAY = re.compile(r"支付宝\s*(?:账号|账户|帐号|帐户|号)?\s*(?:[:：]|是|为)?\s*"
                      r"(?P<a>[A-Za-z0-9][A-Za-z0-9._%+\-]*@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}|1[3-9]\d[ \-]?\d{4}[ \-]?\d{4}(?!\d))")
 _NOT_WECHAT = {"number", "account", "wechat", "weixin"}
+# A character every match of _QQ (扣扣, 企鹅, qq) and of _WECHAT (…信, v…, w…) contains.
+_QQ_HINT = re.compile("[qQ扣企]")
+_WECHAT_HINT = re.compile("[信vVwW]")
 
 
 # --- amounts ----------------------------------------------------------------------
@@ -305,12 +322,21 @@ def check_text(text: object, *, where: str = "text") -> str:
         raise InputError(f"{where} is {len(text):,} characters; a report may be at most "
                          f"{MAX_TEXT_CHARS:,}", field="text")
     bad = text.count("\ufffd")
-    mojibake = sum(1 for ch in text if "\x80" <= ch <= "\xff")
-    has_cjk = any("\u4e00" <= ch <= "\u9fff" for ch in text)
-    if bad >= 3 or (mojibake >= 4 and not has_cjk and mojibake * 5 >= len(text.strip())):
+    if bad >= 3 or (_CJK.search(text) is None and (mojibake := len(_LATIN1.findall(text))) >= 4
+                    and mojibake * 5 >= len(text.strip())):
         raise InputError(f"{where} looks mis-decoded (wrong encoding?): "
                          "decode the bytes as UTF-8, or GB18030 for GBK files", field="text")
     return text
+
+
+_CJK = re.compile("[\u4e00-\u9fff]")
+_LATIN1 = re.compile("[\x80-\xff]")
+
+
+@lru_cache(maxsize=8192)
+def parse_cn_amount(text: str) -> int:
+    """:func:`fanzha.money.parse_cn_amount`, remembered (the same sums recur across reports)."""
+    return _parse_cn_amount(text)
 
 
 def _mask(chars: list[str], start: int, end: int) -> None:
@@ -326,7 +352,7 @@ def extract(text: str) -> Extraction:
     masked = list(t)
 
     # 1. E-mails; a numeric QQ mailbox also gives the QQ number.
-    for m in _EMAIL.finditer(t):
+    for m in _EMAIL.finditer(t) if "@" in t else ():
         email = m.group(0).lower()
         out.add("emails", email)
         local, _, domain = email.partition("@")
@@ -338,7 +364,9 @@ def extract(text: str) -> Extraction:
     u = _WRITTEN_DOT.sub(lambda m: "\x00" * (len(m.group(0)) - 1) + ".", "".join(masked))
     u_chars = list(u)
     found: list[tuple[int, str]] = []
-    for regex in (_URL_SCHEME, _IP_URL, _URL_HOST):
+    for regex, needs in ((_URL_SCHEME, "//"), (_IP_URL, "."), (_URL_HOST, ".")):
+        if needs not in u:
+            continue
         for m in regex.finditer("".join(u_chars)):
             url = _clean_url(m.group(0))
             if url:
@@ -349,7 +377,7 @@ def extract(text: str) -> Extraction:
         out.add("urls", url)
 
     # 3. IPs (also those inside URLs: a den's server is an IP whichever way it is written).
-    for m in _IP.finditer(t):
+    for m in _IP.finditer(t) if "." in t else ():
         try:
             ip = str(ipaddress.ip_address(m.group(0)))
         except ValueError:
@@ -358,9 +386,9 @@ def extract(text: str) -> Extraction:
         _mask(masked, m.start(), m.end())
 
     # 4. Accounts named by a keyword.
-    for m in _ALIPAY.finditer(t):
+    for m in _ALIPAY.finditer(t) if "支付宝" in t else ():
         out.add("alipay", re.sub(r"[ \-]", "", m.group("a")).lower())
-    for m in _QQ.finditer(t):
+    for m in _QQ.finditer(t) if _QQ_HINT.search(t) else ():
         kind = "qq_groups" if m.group("grp") or "群" in m.group(0) else "qq"
         out.add(kind, m.group("n"))
         _mask(masked, m.start("n"), m.end("n"))
@@ -369,13 +397,13 @@ def extract(text: str) -> Extraction:
             out.add(kind, more.group("n"))
             _mask(masked, more.start("n"), more.end("n"))
             pos = more.end()
-    for m in _WECHAT.finditer(t):
+    for m in _WECHAT.finditer(t) if _WECHAT_HINT.search(t) else ():
         wid = m.group("id")
         if wid.lower() not in _NOT_WECHAT:
             out.add("wechat", wid)
         if not wid[0].isdigit():
             _mask(masked, m.start("id"), m.end("id"))
-    for m in _WXID.finditer(t):
+    for m in _WXID.finditer(t) if "wxid_" in t else ():
         out.add("wechat", m.group(0))
         _mask(masked, m.start(), m.end())
 
@@ -383,7 +411,7 @@ def extract(text: str) -> Extraction:
     mt = "".join(masked)
     for m in _RUN.finditer(mt):
         token = m.group(0).rstrip(" -")
-        if sum(c.isdigit() for c in token) < 5:
+        if sum(map(str.isdigit, token)) < 5:
             continue
         start = m.start()
         before = mt[max(0, start - 16):start]

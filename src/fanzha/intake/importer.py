@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterator
 from zoneinfo import ZoneInfo
@@ -73,16 +74,37 @@ def parse_time(value: object, *, where: str = "received_at") -> datetime:
         s = str(value or "").strip().replace("/", "-").replace("T", " ")
         if not s:
             raise ValueError(f"{where} is empty")
-        for fmt in ("%Y-%m-%d %H:%M:%S%z", "%Y-%m-%d %H:%M%z", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M",
-                    "%Y-%m-%d"):
-            try:
-                dt = datetime.strptime(s.replace("+08:00", "+0800").replace("Z", "+0000"), fmt)
-                break
-            except ValueError:
-                continue
-        else:
-            raise ValueError(f"{where} {value!r} is not a date and time")
+        written = s.replace("+08:00", "+0800").replace("Z", "+0000")
+        dt = _iso_seconds(written)
+        if dt is None:
+            for fmt in ("%Y-%m-%d %H:%M:%S%z", "%Y-%m-%d %H:%M%z", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
+                try:
+                    dt = datetime.strptime(written, fmt)
+                    break
+                except ValueError:
+                    continue
+            else:
+                raise ValueError(f"{where} {value!r} is not a date and time")
     return dt.replace(tzinfo=SHANGHAI) if dt.tzinfo is None else dt
+
+
+_ISO_SECONDS = re.compile(r"(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)([+-])(\d\d):?([0-5]\d)")
+
+
+def _iso_seconds(s: str) -> datetime | None:
+    """``2024-05-01 10:00:00+0800`` (how nearly every sheet writes it) read directly: what
+    the first format of :func:`parse_time` reads, at a fraction of ``strptime``'s cost.
+    ``None`` for anything else (and for an impossible date), left to the formats."""
+    m = _ISO_SECONDS.fullmatch(s)
+    if m is None:
+        return None
+    y, mo, d, h, mi, sec, sign, oh, om = m.groups()
+    offset = timedelta(hours=int(oh), minutes=int(om))
+    try:
+        return datetime(int(y), int(mo), int(d), int(h), int(mi), int(sec),
+                        tzinfo=timezone(-offset if sign == "-" else offset))
+    except ValueError:
+        return None
 
 
 def parse_loss(value: object) -> int:

@@ -5,14 +5,16 @@ Filing is three steps, the first two pure:
 1. :func:`read_report` — everything one report's own content decides: the checks, the
    identifiers (given and read from the text, in linking's spelling), the loss, the
    scam type and its evidence, the fingerprint. It needs nothing but the report, so a
-   bulk import reads many at once (:func:`read_many`, in worker processes when asked).
+   bulk import reads many at once (:func:`read_batch`: their texts classified together;
+   :func:`read_many`: batch after batch, in worker processes when asked).
 2. :func:`plan` — what filing writes for one read report, given a :class:`Book` of
    what is already known: the reports and open cases of the store that the batch
    touches, and those filed earlier in the same batch. Duplicates, follow-ups,
    routing, escalation and the emergency chase are decided here.
 3. :func:`file_read` — the store edge: loads the batch's :class:`Book` in a few
    queries, plans every report in order, and writes all the plans' rows with
-   multi-row inserts; emergency orders go through :func:`fanzha.store.services.create_orders`.
+   multi-row inserts; emergency orders go through the outbox's checks
+   (:func:`fanzha.store.services.order_rows`).
 
 A single report is a batch of one (:func:`file_report`), so the API's form, the
 platform feed and a day's sheet file reports through the same code. Everything
@@ -24,13 +26,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, insert, or_, select, update
-from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import Session
 
 from fanzha.errors import InputError
 from fanzha.intake import routing
@@ -158,8 +159,8 @@ def _check(inc: Incoming) -> None:
             raise InputError(f"{name} is {len(value):,} characters; at most {width} are kept", field=name)
 
 
-def read_report(inc: Incoming) -> ReadReport:
-    """Check and read one report (pure). Bad input raises :class:`InputError` naming the field."""
+def _read_own(inc: Incoming) -> ReadReport:
+    """Everything but the classification (which :func:`read_batch` does for a batch at once)."""
     _check(inc)
     # Identifiers in the one spelling linking compares (a card with spaces is the same card).
     given = []
@@ -178,28 +179,51 @@ def read_report(inc: Incoming) -> ReadReport:
             continue
         if len(pair[1]) <= _IDENTIFIER_WIDTH:
             read.append(pair)
-    scam_type, evidence = inc.scam_type, ()
-    if scam_type is None:
-        from fanzha.intake.classify import classify
-
-        c = classify(inc.text)
-        scam_type, evidence = c.scam_type, tuple(c.evidence)
     return ReadReport(inc, routing.fingerprint(inc.caller, inc.received_at, inc.text),
                       tuple(dict.fromkeys([*given, *read])),
                       inc.loss_fen if inc.loss_fen is not None else _loss_from_amounts(amounts),
-                      scam_type, evidence)
+                      inc.scam_type, ())
 
 
-def _read_or_error(inc: Incoming) -> ReadReport | InputError:
-    try:
-        return read_report(inc)
-    except InputError as err:
-        return err
+def read_batch(incs: Sequence[Incoming]) -> list[ReadReport | InputError]:
+    """Read reports (pure), each one's :class:`ReadReport` or its :class:`InputError`, in
+    order. The texts without a given scam type are classified together
+    (:func:`~fanzha.intake.classify.classify_many`: one product for the batch's scores)."""
+    out: list[ReadReport | InputError] = []
+    for inc in incs:
+        try:
+            out.append(_read_own(inc))
+        except InputError as err:
+            out.append(err)
+    todo = [i for i, r in enumerate(out) if isinstance(r, ReadReport) and r.scam_type is None]
+    if todo:
+        from fanzha.intake.classify import classify_many
+
+        # every text here passed extraction's check, the same one the classifier makes
+        for i, c in zip(todo, classify_many([incs[i].text for i in todo])):
+            out[i] = replace(out[i], scam_type=c.scam_type, evidence=tuple(c.evidence))
+    return out
+
+
+def read_report(inc: Incoming) -> ReadReport:
+    """Check and read one report (pure). Bad input raises :class:`InputError` naming the field."""
+    [r] = read_batch([inc])
+    if isinstance(r, InputError):
+        raise r
+    return r
+
+
+def _read_slim(incs: list[Incoming]) -> list[tuple | InputError]:
+    """:func:`read_batch` in a worker process: what was read, without the reports themselves
+    (the caller has them; sending them back would double what crosses the pipe)."""
+    return [r if isinstance(r, InputError) else (r.fingerprint, r.identifiers, r.loss_fen, r.scam_type, r.evidence)
+            for r in read_batch(incs)]
 
 
 def read_many(incs: Iterable[Incoming], *, processes: int = 1,
               chunksize: int = 64) -> Iterator[ReadReport | InputError]:
-    """Read reports in order, each one's :class:`ReadReport` or its :class:`InputError`.
+    """Read reports in order, each one's :class:`ReadReport` or its :class:`InputError`,
+    ``chunksize`` at a time (:func:`read_batch`).
 
     With ``processes`` > 1 the reading (extraction and classification, nearly all of a
     bulk import's work) runs in that many worker processes. They are forked here, at
@@ -208,23 +232,32 @@ def read_many(incs: Iterable[Incoming], *, processes: int = 1,
     the first ones while the workers read the rest.
     """
     if processes <= 1:
-        return map(_read_or_error, incs)
+        return (r for chunk in _chunks(incs, chunksize) for r in read_batch(chunk))
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     from fanzha.intake.classify import default_classifier
 
-    default_classifier()
+    default_classifier().prepare()
+    chunks = list(_chunks(incs, chunksize))
     pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
-    results = pool.map(_read_or_error, incs, chunksize=chunksize)
+    results = pool.map(_read_slim, chunks)
 
     def taken() -> Iterator[ReadReport | InputError]:
         try:
-            yield from results
+            for chunk, slim in zip(chunks, results):
+                for inc, r in zip(chunk, slim):
+                    yield r if isinstance(r, InputError) else ReadReport(inc, *r)
         finally:
             pool.shutdown(cancel_futures=True)
 
     return taken()
+
+
+def _chunks(items: Iterable[Incoming], size: int) -> Iterator[list[Incoming]]:
+    it = iter(items)
+    while chunk := list(itertools.islice(it, size)):
+        yield chunk
 
 
 # -- 2. planning: what filing writes, given what is known -----------------------------
@@ -527,7 +560,7 @@ def _write(session: Session, plans: list[Plan], actor: str) -> dict[int, int]:
     if victims:
         session.execute(insert(Victim.__table__), victims)
 
-    # Emergency orders, through the gateway's checked builder (one query for the keys in use).
+    # Emergency orders, through the outbox's checks (one query for the keys in use).
     chases = [(p, s) for p in filed for s in p.steps if isinstance(s, Chase)]
     created = _queue_orders(session, chases, actor) if chases else {}
     counts: dict[int, int] = {}
@@ -551,39 +584,32 @@ def _write(session: Session, plans: list[Plan], actor: str) -> dict[int, int]:
     return counts
 
 
+@dataclass(frozen=True)
+class _InstitutionRef:
+    id: int
+    code: str
+
+
 def _queue_orders(session: Session, chases: list[tuple[Plan, Chase]], actor: str) -> dict[int, bool]:
     """Queue the chases' orders; whether each (by ``id``) is a new order.
 
-    :func:`fanzha.store.services.create_orders` checks them and builds the rows in a
-    scratch session on the same connection and transaction; they are written here in two
-    multi-row inserts and the scratch session is dropped unflushed. (Its unit of work
-    would insert them one row at a time on SQLite, where it must match each returned id
-    to its object; the idempotency key names each row instead.)
+    :func:`fanzha.store.services.order_rows` checks them as every order is checked (one
+    query for the keys in use) and gives the new ones as rows, written here in two
+    multi-row inserts.
     """
-    scratch = Session(bind=session.connection(), autoflush=False)
-    try:
-        cases = {c.id: c for c in scratch.execute(select(Case).options(load_only(Case.id, Case.case_no))
-                                                  .where(Case.id.in_(sorted({p.case.id for p, _ in chases}))))
-                 .scalars()}
-        insts = {i.code: i for i in scratch.execute(select(Institution).where(
-            Institution.code.in_(sorted({s.institution for _, s in chases})))).scalars()}
-        made = services.create_orders(scratch, [
-            services.OrderSpec(cases[p.case.id], s.kind, insts[s.institution], s.target, EMERGENCY_BASIS,
-                               s.amount_fen) for p, s in chases], created_by=actor)
-        new = list({id(o): o for o, is_new in made if is_new}.values())
-        if new:
-            t, te = Order.__table__, OrderEvent.__table__
-            columns = {c.key for c in sa_inspect(Order).column_attrs}
-            rows = [{**{k: v for k, v in vars(o).items() if k in columns}, "case_id": o.case.id,
-                     "institution_id": o.institution.id} for o in new]
-            ids = {key: oid for key, oid in session.execute(insert(t).returning(t.c.idempotency_key, t.c.id), rows)}
-            session.execute(insert(te), [{"order_id": ids[o.idempotency_key], "at": e.at, "from_state": e.from_state,
-                                          "to_state": e.to_state, "actor": e.actor, "note": e.note}
-                                         for o in new for e in o.events])
-        return {id(s): is_new for (_, s), (_, is_new) in zip(chases, made)}
-    finally:
-        scratch.expunge_all()
-        scratch.close()
+    insts = {code: _InstitutionRef(iid, code) for iid, code in session.execute(
+        select(Institution.id, Institution.code).where(Institution.code.in_(sorted({s.institution for _, s in chases}))))}
+    made = services.order_rows(session, [
+        services.OrderSpec(p.case, s.kind, insts[s.institution], s.target, EMERGENCY_BASIS, s.amount_fen)
+        for p, s in chases], created_by=actor)
+    new = list({id(o): o for o, is_new in made if is_new}.values())
+    if new:
+        t, te = Order.__table__, OrderEvent.__table__
+        rows = [{**o.values, "case_id": o.case.id, "institution_id": o.institution.id} for o in new]
+        # Rows come back keyed by the idempotency key (unique), not in order (see _write).
+        ids = {key: oid for key, oid in session.execute(insert(t).returning(t.c.idempotency_key, t.c.id), rows)}
+        session.execute(insert(te), [{**o.event, "order_id": ids[o.values["idempotency_key"]]} for o in new])
+    return {id(s): is_new for (_, s), (_, is_new) in zip(chases, made)}
 
 
 def file_reports(session: Session, incs: Sequence[Incoming], *, actor: str,

@@ -12,11 +12,30 @@ GEXF, CSV) and :mod:`~fanzha.linking.stix` (STIX 2.1 bundles out and in). The ed
 :mod:`~fanzha.linking.cli` and :mod:`~fanzha.linking.store` (groups over the store, on demand).
 """
 
-from fanzha.linking.batch import Linking, ReportTable, link
-from fanzha.linking.common import CommonPolicy, CommonValue
-from fanzha.linking.decisions import Decisions, LinkDecision, Verdict
-from fanzha.linking.incremental import Linker, Placement
-from fanzha.linking.reports import Report, ReportError, read_reports
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["CommonPolicy", "CommonValue", "Decisions", "LinkDecision", "Linker", "Linking", "Placement",
-           "Report", "ReportError", "ReportTable", "Verdict", "link", "read_reports"]
+#: Name → the module it comes from, imported on first use: the vectorised linking pulls in
+#: SciPy, which whoever needs only identifiers' spelling (intake, on every start) should not load.
+_EXPORTS = {"Linking": "batch", "ReportTable": "batch", "link": "batch",
+            "CommonPolicy": "common", "CommonValue": "common",
+            "Decisions": "decisions", "LinkDecision": "decisions", "Verdict": "decisions",
+            "Linker": "incremental", "Placement": "incremental",
+            "Report": "reports", "ReportError": "reports", "read_reports": "reports"}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from fanzha.linking.batch import Linking, ReportTable, link
+    from fanzha.linking.common import CommonPolicy, CommonValue
+    from fanzha.linking.decisions import Decisions, LinkDecision, Verdict
+    from fanzha.linking.incremental import Linker, Placement
+    from fanzha.linking.reports import Report, ReportError, read_reports
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value

@@ -87,6 +87,38 @@ def _checked_kind(spec: OrderSpec, where: str) -> OrderKind:
     return kind
 
 
+@dataclass
+class OrderRow:
+    """A new order as :func:`order_rows` gives it: the ``orders`` row's values, and its
+    first event's, for a caller that writes many at once with multi-row inserts."""
+
+    case: Any  # anything with the case's ``id`` and ``case_no``
+    institution: Any  # anything with the institution's ``id`` and ``code``
+    values: dict[str, Any]
+    event: dict[str, Any]
+
+    def __getattr__(self, name: str) -> Any:  # kind, target, amount_fen, …: as on an Order
+        try:
+            return self.__dict__["values"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def case_id(self) -> int:
+        return self.case.id
+
+    @property
+    def institution_id(self) -> int:
+        return self.institution.id
+
+
+def order_rows(session: Session, specs: Sequence[OrderSpec], *,
+               created_by: str) -> list[tuple[Order | OrderRow, bool]]:
+    """:func:`create_orders`, the same checks and answers, with each new order as an
+    :class:`OrderRow` that nothing has added to the session: the caller inserts the rows."""
+    return _orders(session, specs, created_by=created_by, as_rows=True)
+
+
 def create_orders(session: Session, specs: Sequence[OrderSpec], *,
                   created_by: str) -> list[tuple[Order, bool]]:
     """Put orders in the outbox, in the caller's transaction: ``(order, created)`` per
@@ -99,6 +131,11 @@ def create_orders(session: Session, specs: Sequence[OrderSpec], *,
     order an error; a key twice among ``specs`` is one order. The new rows and their
     first events are added, not flushed: the caller's flush writes them together.
     """
+    return _orders(session, specs, created_by=created_by, as_rows=False)
+
+
+def _orders(session: Session, specs: Sequence[OrderSpec], *, created_by: str,
+            as_rows: bool) -> list[tuple[Any, bool]]:
     checked: list[tuple[OrderSpec, OrderKind, str]] = []
     for n, spec in enumerate(specs):
         kind = _checked_kind(spec, f"order {n + 1}: " if len(specs) > 1 else "")
@@ -128,17 +165,22 @@ def create_orders(session: Session, specs: Sequence[OrderSpec], *,
         request = {"case_no": spec.case.case_no, "kind": kind.value, "institution": spec.institution.code,
                    "target": spec.target, "amount_fen": spec.amount_fen, "legal_basis": spec.legal_basis,
                    **(spec.extra or {})}
-        order = Order(case=spec.case, kind=kind.value, institution=spec.institution, target=spec.target,
-                      amount_fen=spec.amount_fen, legal_basis=spec.legal_basis, idempotency_key=key,
-                      state=OrderState.pending.value, created_by=created_by, created_at=now, updated_at=now,
-                      expires_at=spec.expires_at, round_no=spec.round_no, attempts=0, request=request,
-                      next_attempt_at=spec.not_before)
-        order.events.append(OrderEvent(at=now, from_state=None, to_state=order.state, actor=created_by,
-                                       note="queued in the outbox" + (
-                                           f", not before {spec.not_before.isoformat()}" if spec.not_before else "")))
+        values = dict(kind=kind.value, target=spec.target, amount_fen=spec.amount_fen, legal_basis=spec.legal_basis,
+                      idempotency_key=key, state=OrderState.pending.value, created_by=created_by, created_at=now,
+                      updated_at=now, expires_at=spec.expires_at, round_no=spec.round_no, attempts=0,
+                      request=request, next_attempt_at=spec.not_before)
+        event = dict(at=now, from_state=None, to_state=OrderState.pending.value, actor=created_by,
+                     note="queued in the outbox" + (
+                         f", not before {spec.not_before.isoformat()}" if spec.not_before else ""))
+        if as_rows:
+            order = OrderRow(spec.case, spec.institution, values, event)
+        else:
+            order = Order(case=spec.case, institution=spec.institution, **values)
+            order.events.append(OrderEvent(**event))
         made[key] = order
         out.append((order, True))
-    session.add_all(made.values())
+    if not as_rows:
+        session.add_all(made.values())
     return out
 
 
