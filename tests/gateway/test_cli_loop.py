@@ -36,6 +36,10 @@ def test_start_then_status(sessions, migrated_url):
     assert r.exit_code == 0, r.output
     st = json.loads(r.output)
     assert st["case_no"] == case_no and st["orders"] == 2 and st["held"] == "0.00"
+    # nothing has come back yet: not "done" but waiting
+    assert st["state"] == "waiting for statements" and not st["done"]
+    r = run(gateway_app, ["loop", "status", case_no, *db])
+    assert r.exit_code == 0 and "waiting for statements" in r.output and "done" not in r.output.split("\n")[0]
     r = run(gateway_app, ["loop", "start", case_no, f"{A}@NOPE", *db])
     assert r.exit_code == 2 and "NOPE" in r.output
     r = run(gateway_app, ["loop", "status", "FZ-none", *db])

@@ -104,3 +104,36 @@ def test_the_first_round_may_come_later_than_the_report(sessions):
                                   for w in waits)
     with pytest.raises(ValueError, match="first_round_after"):
         loop.LoopPolicy(officer_round=timedelta(minutes=1), first_round_after=timedelta(minutes=-1))
+
+
+@pytest.mark.parametrize("by_hand", [True, False])
+def test_a_callback_follows_the_cases_own_way_of_handling(sessions, by_hand):
+    """The mode a case's loop was started in is recorded on its orders: an answer coming
+    back by callback (the API's road, which knows no dispatcher's settings) takes the
+    same step the dispatcher would — by hand, what it calls for waits for the round."""
+    from fanzha.gateway import protocol as p
+    from fanzha.gateway.store import record_callback
+    from test_loop_core import rows_of
+
+    case_no = seed(sessions, None)
+    policy = loop.LoopPolicy(officer_round=timedelta(minutes=10)) if by_hand else loop.LoopPolicy()
+    with transaction(sessions) as s:
+        case = services.get_case(s, case_no)
+        s.add(Victim(case=case, account=VICTIM, loss_fen=5_000_000))
+        [query] = loop.start(s, case, [(A, "ICBC", None)], policy=policy)
+        key = query.idempotency_key
+    with transaction(sessions) as s:
+        result = p.TransactionsResult(account=A, institution="ICBC", balance="10000.00",
+                                      as_of=START + timedelta(seconds=100), rows=list(rows_of(A, 100)))
+        cb = p.Callback(request_id=key, institution="ICBC", kind="transaction_details", status="done",
+                        answered_at=START + timedelta(seconds=100), result=result.model_dump(mode="json"),
+                        callback_id="cb-hand")
+        assert record_callback(s, "ICBC", cb).outcome == "applied"
+    with sessions() as s:
+        made = s.execute(select(Order).where(Order.idempotency_key != key)).scalars().all()
+        assert {o.kind for o in made} == {"stop_payment", "transaction_details"}
+        if by_hand:
+            assert all(o.next_attempt_at is not None and o.request["loop"]["mode"]["officer_round_s"] == 600
+                       for o in made)
+        else:
+            assert all(o.next_attempt_at is None for o in made)

@@ -65,8 +65,10 @@ def test_layer_after_layer_until_nothing_is_left():
     q = Placed("transaction_details", A, "ICBC", "done", key="q-A", round_no=1)
     st = [statement(A, 100, 1_000_000)]
     d1 = decide(facts(st, [q]), now=NOW)
-    placed = [q, *placed_of(d1, "done")]
-    # B answers later: 20,000 went on to C, 10,000 still there (and B is already asked to hold 30,000)
+    # the holds done: A's held its 10,000; B's, sent when B had 10,000 left, held that
+    placed = [q, *(Placed(p.kind, p.account, p.institution, "done", p.amount_fen,
+                          1_000_000 if p.amount_fen else None, p.key, p.round_no) for p in placed_of(d1))]
+    # B answers later: 20,000 went on to C, 10,000 still there
     st.append(statement(B, 150, 1_000_000, layer=2))
     f2 = facts(st, placed)
     d2 = decide(f2, now=NOW)
@@ -105,3 +107,30 @@ def test_the_working_ledger_counts_a_transfer_once():
     rows, inst, opening = working_ledger([statement(A, 100, 1_000_000), statement(B, 150, 1_000_000)])
     assert [r["txn_id"] for r in rows] == ["T1", "T2", "T3", "T4"]
     assert opening == {A: 0, B: 0} and inst[C] == "CMB"
+
+
+def test_money_held_upstream_is_not_chased_downstream():
+    """The emergency stop at the receiving account, for the report's 50,000, reached it
+    after the victim's money had moved on and other money had come in, and held 50,000:
+    the case holds 50,000 already, so nothing more is asked downstream — the holds never
+    add up to more than was stolen."""
+    q = Placed("transaction_details", A, "ICBC", "done", key="q-A", round_no=1)
+    stop = Placed("stop_payment", A, "ICBC", "done", 5_000_000, 5_000_000, key="intake", round_no=1)
+    f = facts([statement(A, 100, 1_000_000)], [q, stop])
+    d = decide(f, now=NOW)
+    check_decision(f, d)
+    assert [o for o in d.orders if o.kind == "stop_payment"] == [] and d.done
+    assert any("held already" in why for _, why in d.skipped)
+    # while that stop is still on its way it counts for what it asked: the rest only is chased
+    pending = Placed("stop_payment", A, "ICBC", "sent", 2_000_000, key="intake", round_no=1)
+    f = facts([statement(A, 100, 1_000_000)], [q, pending])
+    d = decide(f, now=NOW)
+    check_decision(f, d)
+    holds = {o.account: o.amount_fen for o in d.orders if o.kind == "stop_payment"}
+    assert sum(holds.values()) + 2_000_000 <= 5_000_000 and holds == {B: 3_000_000}
+    # it comes back having found only 10,000: the room it leaves is chased again
+    short = Placed("stop_payment", A, "ICBC", "done", 2_000_000, 1_000_000, key="intake", round_no=1)
+    f = facts([statement(A, 100, 1_000_000)], [q, short, *placed_of(d)])
+    d = decide(f, now=NOW)
+    check_decision(f, d)
+    assert sum(o.amount_fen for o in d.orders if o.kind == "stop_payment") == 0   # B's 30,000 asked already

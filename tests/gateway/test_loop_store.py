@@ -59,9 +59,21 @@ def test_answers_drive_the_loop_across_layers(sessions):
                             ("transaction_details", B, None, 2, qa)}
     _answer_query(sessions, B, 150, "10000.00")
     got = _orders(sessions)
-    assert {g[:4] for g in got[4:]} == {("stop_payment", C, 2_000_000, 3), ("transaction_details", C, None, 3)}
+    # B's stop for 30,000 is still on its way and counts for that much: of the 50,000
+    # stolen (10,000 since cashed out) only 10,000 is left to ask for at C…
+    assert {g[:4] for g in got[4:]} == {("stop_payment", C, 1_000_000, 3), ("transaction_details", C, None, 3)}
+    # …until it comes back having held the 10,000 B still had: the rest is asked at C
+    with transaction(sessions) as s:
+        order = s.scalars(select(Order).where(Order.kind == "stop_payment", Order.target == B)).one()
+        res = p.HoldResult(account=B, hold_id="H1", requested="30000.00", held="10000.00", balance="10000.00")
+        apply_answer(order, p.Answer(request_id=order.idempotency_key, institution="ALIPAY", kind="stop_payment",
+                                     status="done", answered_at=datetime.now(timezone.utc),
+                                     result=res.model_dump(mode="json")), actor="test")
+        hb = order.idempotency_key
+    got = _orders(sessions)
+    assert got[6:] == [("stop_payment", C, 1_000_000, 3, hb)]
     _answer_query(sessions, C, 150, "20000.00")
-    assert len(_orders(sessions)) == 6                          # nothing left to chase
+    assert len(_orders(sessions)) == 7                          # nothing left to chase
     with sessions() as s:
         case = services.get_case(s, "FZ20240429000001")
         st = loop.status(s, case)

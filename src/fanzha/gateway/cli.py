@@ -251,7 +251,7 @@ def loop_status_command(case_no: str = typer.Argument(...),
     if fmt == OutputFormat.json:
         emit_json(st)
         return
-    typer.echo(f"{case_no}  {'done' if st['done'] else 'running'}: {st['statements']} statement(s), "
+    typer.echo(f"{case_no}  {st['state']}: {st['statements']} statement(s), "
                f"{st['orders']} order(s)")
     for k in ("stolen", "held", "untraced", "unheld", "cashed_out"):
         typer.echo(f"  {k:11} {st[k]:>14}")

@@ -33,19 +33,29 @@ import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from select import POLLIN, poll
 from typing import Callable
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from fanzha.gateway import loop as loop_mod
 from fanzha.gateway import protocol as p
 from fanzha.gateway.orders import OrderState
 from fanzha.gateway.signing import Keyring, SignatureError, signed_headers, verify
-from fanzha.gateway.store import FINAL, apply_answer, lock_order, transition, write_lock
-from fanzha.money import format_fen
+from fanzha.gateway.store import (
+    EVENT_ROWS,
+    FINAL,
+    apply_answer,
+    lock_order,
+    transition,
+    write_event_rows,
+    write_lock,
+)
+from fanzha.money import format_fen, parse_yuan
 from fanzha.store.db import transaction
 from fanzha.store.models import Case, Institution, Order, OrderAttempt
 from fanzha.store.types import utcnow
@@ -155,6 +165,58 @@ class RateLimiter:
             await asyncio.sleep((1 - self.tokens) / self.rate)
 
 
+class _KeptStream(httpcore.AsyncNetworkStream):
+    """A connection whose socket is looked up once. Before each request a connection pool
+    checks every idle connection for having been closed by the server; through anyio
+    the socket lookup costs several times the check itself (it builds the stream's whole
+    attribute table, asking the kernel for the peer's address), and with the
+    connections kept alive that was most of the event loop's time under load."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream):
+        self._inner = inner
+        self._sock = inner.get_extra_info("socket")
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(self, ssl_context, server_hostname=None, timeout=None) -> httpcore.AsyncNetworkStream:
+        return _KeptStream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str):
+        if info == "socket":
+            return self._sock
+        if info == "is_readable":   # data or EOF waiting on an idle connection: the server closed it
+            fd = self._sock.fileno() if self._sock is not None else -1
+            if fd < 0:
+                return True
+            p_ = poll()
+            p_.register(fd, POLLIN)
+            return bool(p_.poll(0))
+        return self._inner.get_extra_info(info)
+
+
+class _SocketKept(httpcore.AsyncNetworkBackend):
+    """The default network backend, its connections wrapped in :class:`_KeptStream`."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkBackend):
+        self._inner = inner
+
+    async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        return _KeptStream(await self._inner.connect_tcp(host, port, timeout, local_address, socket_options))
+
+    async def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        return _KeptStream(await self._inner.connect_unix_socket(path, timeout, socket_options))
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
 _SWITCH = {"running": 0, "saved": None}
 
 
@@ -174,6 +236,23 @@ def _switch_interval(delta: int, wanted: float | None) -> None:
             sys.setswitchinterval(_SWITCH["saved"])
 
 
+def _moves_loop(r: Result) -> bool:
+    """Whether an answer may move the automatic loop on (see :func:`fanzha.gateway.loop.moves_on`)."""
+    if r.outcome != Outcome.answered or r.answer is None:
+        return False
+    if r.job.kind == "transaction_details":
+        return r.answer.status == "done"
+    if r.job.kind not in loop_mod.HOLD_KINDS:
+        return False
+    if r.answer.status == "rejected":
+        return True
+    held = (r.answer.result or {}).get("held") if r.answer.status == "done" else None
+    try:
+        return held is not None and parse_yuan(str(held), allow_zero=True) < (r.job.amount_fen or 0)
+    except ValueError:
+        return False
+
+
 # --- configuration and the unit of work ----------------------------------------------
 
 @dataclass
@@ -191,6 +270,11 @@ class DispatchConfig:
     breaker_failures: int = 5
     breaker_reset_s: float = 30.0
     answer_poll_s: float = 60.0       # ask again about an accepted order whose callback is overdue
+    #: How long an idle connection to an institution is kept for the next request. The
+    #: loop's layers come seconds apart: with httpx's default 5 s (uvicorn's too) most
+    #: connections were closed just before they were wanted again — a new TCP connection
+    #: per request, and now and then a request sent on one the server was closing.
+    keepalive_s: float = 60.0
     seed: int | None = None
     loop_policy: loop_mod.LoopPolicy | None = None   # the automatic loop's policy (None: its defaults)
     # How long one thread may hold the GIL while another waits for it. The database
@@ -384,8 +468,15 @@ class Dispatcher:
         if lane.client is None:
             if self._ssl is None:  # loading the CA bundle is slow: once per dispatcher, not per pool
                 self._ssl = ssl.create_default_context()
-            lane.client = httpx.AsyncClient(transport=self.transport, verify=self._ssl, limits=httpx.Limits(
-                max_connections=lane.cap, max_keepalive_connections=lane.cap))
+            limits = httpx.Limits(max_connections=lane.cap, max_keepalive_connections=lane.cap,
+                                  keepalive_expiry=self.config.keepalive_s)
+            transport = self.transport
+            if transport is None:
+                transport = httpx.AsyncHTTPTransport(verify=self._ssl, limits=limits)
+                pool = getattr(transport, "_pool", None)
+                if isinstance(getattr(pool, "_network_backend", None), httpcore.AsyncNetworkBackend):
+                    pool._network_backend = _SocketKept(pool._network_backend)
+            lane.client = httpx.AsyncClient(transport=transport, verify=self._ssl, limits=limits)
         return lane.client
 
     async def _send(self, job: Job) -> None:
@@ -473,16 +564,20 @@ class Dispatcher:
             write_lock(s)
             s.info[loop_mod.LEASE_TO] = (self.name, now + self.config.lease, frozenset(busy))
             s.info[loop_mod.DEFER] = deferred = []
+            s.info[EVENT_ROWS] = []
             opened, self._opened = self._opened, []
             ids = sorted({r.job.order_id for r in results})
             loaded = {o.id: o for o in s.execute(select(Order).where(Order.id.in_(ids)).order_by(Order.id)
                                                  .with_for_update().execution_options(populate_existing=True)
                                                  ).scalars()}
+            attempts: list[dict] = []
             for res in results:
                 order = loaded.get(res.job.order_id)
                 if order is not None:
-                    self._record_one(s, order, res, now)
+                    self._record_one(s, order, res, now, attempts)
             del s.info[loop_mod.DEFER]
+            if attempts:   # one multi-row insert, not an ORM object each
+                s.execute(insert(OrderAttempt.__table__), attempts)
             # after the attempts' own notes, so the reason they wait stays on every queued order
             for inst_id, why in opened:
                 s.execute(update(Order).where(Order.institution_id == inst_id,
@@ -493,10 +588,12 @@ class Dispatcher:
             s.flush()
             ids = [o.id for o in new if o.leased_by == self.name]
             jobs = self._jobs(s, ids, now)
+            write_event_rows(s)
             self.counters.handed_over += len(jobs)
             return jobs, len(new) - len(ids)
 
-    def _record_one(self, s: Session, order: Order, res: Result, now: datetime) -> None:
+    def _record_one(self, s: Session, order: Order, res: Result, now: datetime, attempts: list[dict]) -> None:
+        """Move ``order`` on ``res``; its attempt's row is put in ``attempts``."""
         job = res.job
         outcome = res.outcome
         ours = order.leased_by == self.name
@@ -507,18 +604,18 @@ class Dispatcher:
             outcome = Outcome.answered if outcome == Outcome.answered else outcome
             ours = True
             order.attempts += 1
-            s.add(OrderAttempt(order_id=order.id, institution_id=job.institution_id, dispatcher=self.name,
-                               started_at=res.started_at, latency_ms=res.latency_ms, outcome=outcome.value,
-                               http_status=res.http_status, detail=res.detail[:2000]))
+            attempts.append({"order_id": order.id, "institution_id": job.institution_id, "dispatcher": self.name,
+                             "started_at": res.started_at, "latency_ms": res.latency_ms, "outcome": outcome.value,
+                             "http_status": res.http_status, "detail": res.detail[:2000]})
             self.counters.attempts += 1
             self.counters.by_outcome[outcome.value] = self.counters.by_outcome.get(outcome.value, 0) + 1
             return
         if not ours:
             outcome = Outcome.lease_lost
             res.detail = f"lease lost (now {order.leased_by or 'none'}); was: {res.outcome.value} {res.detail}"
-        s.add(OrderAttempt(order_id=order.id, institution_id=job.institution_id, dispatcher=self.name,
-                           started_at=res.started_at, latency_ms=res.latency_ms, outcome=outcome.value,
-                           http_status=res.http_status, detail=res.detail[:2000]))
+        attempts.append({"order_id": order.id, "institution_id": job.institution_id, "dispatcher": self.name,
+                         "started_at": res.started_at, "latency_ms": res.latency_ms, "outcome": outcome.value,
+                         "http_status": res.http_status, "detail": res.detail[:2000]})
         self.counters.attempts += 1
         self.counters.by_outcome[outcome.value] = self.counters.by_outcome.get(outcome.value, 0) + 1
         if outcome == Outcome.lease_lost:
@@ -569,17 +666,18 @@ class Dispatcher:
         """Write results as they come, a few at a time: each transaction small, so the
         orders an answer makes leave as soon as it is written, not after a long batch.
 
-        Answers that move the automatic loop on (transaction details) go first: the
-        loop's next orders wait on them. Everything else — a hold confirmed, a retry
-        to schedule — is written when there is none, more at a time: its times were
-        taken when it happened, and nothing waits on it being written down.
+        Answers that move the automatic loop on (transaction details; a hold refused
+        or short of what it asked) go first: the loop's next orders wait on them.
+        Everything else — a hold confirmed, a retry to schedule — is written when
+        there is none, more at a time: its times were taken when it happened, and
+        nothing waits on it being written down.
         """
         assert self._results is not None
         first: collections.deque[Result] = collections.deque()
         rest: collections.deque[Result] = collections.deque()
 
         def take(r: Result) -> None:
-            (first if r.outcome == Outcome.answered and r.job.kind == "transaction_details" else rest).append(r)
+            (first if _moves_loop(r) else rest).append(r)
 
         while True:
             if not first and not rest:

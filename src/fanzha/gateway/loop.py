@@ -83,6 +83,13 @@ class Placed:
     held_fen: int | None = None        # a done hold: what the institution actually held
     key: str = ""
     round_no: int = 0
+    answered_at: datetime | None = None   # a done hold: when the institution acted
+
+    @property
+    def short(self) -> bool:
+        """A done hold that found less than it asked: the money had moved on."""
+        return self.state == OrderState.done.value and self.held_fen is not None and \
+            self.held_fen < (self.amount_fen or 0)
 
     @property
     def committed_fen(self) -> int:
@@ -107,6 +114,9 @@ class CaseFacts:
     placed: tuple[Placed, ...] = ()
     started: bool = True     # the loop runs for this case: an emergency report, or started by hand
     started_at: datetime | None = None   # when its first order was queued (officer rounds count from it)
+    #: How the case is handled, as recorded on its loop orders (:func:`mode_of`): the
+    #: same for every answer whichever road it came by. None: not recorded yet.
+    mode: dict[str, float | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -131,11 +141,29 @@ class LoopPolicy:
         if self.first_round_after < timedelta(0):
             raise ValueError(f"first_round_after must not be negative, not {self.first_round_after}")
 
+    def for_case(self, mode: dict[str, float | None] | None) -> LoopPolicy:
+        """This policy with the case's own way of handling (:func:`mode_of`), when it
+        has one: a case started by hand stays by hand whoever records its answers — the
+        dispatcher or a callback through the API — and an automatic one automatic."""
+        if mode is None:
+            return self
+        round_s, first_s = mode.get("officer_round_s"), mode.get("first_round_after_s") or 0
+        return replace(self, officer_round=timedelta(seconds=round_s) if round_s else None,
+                       first_round_after=timedelta(seconds=first_s))
+
     def round_at(self, started_at: datetime, now: datetime) -> datetime | None:
         """By hand, when what is decided at ``now`` goes out (None: automatic, at once)."""
         if self.officer_round is None:
             return None
         return next_round(started_at + self.first_round_after, now, self.officer_round)
+
+
+def mode_of(policy: LoopPolicy) -> dict[str, float | None]:
+    """How a case is handled, as its loop orders record it (``request.loop.mode``)."""
+    if policy.officer_round is None:
+        return {"officer_round_s": None}
+    return {"officer_round_s": policy.officer_round.total_seconds(),
+            "first_round_after_s": policy.first_round_after.total_seconds()}
 
 
 def next_round(started_at: datetime, now: datetime, every: timedelta) -> datetime:
@@ -164,6 +192,7 @@ class NewOrder:
 class Decision:
     orders: list[NewOrder] = field(default_factory=list)
     stolen_fen: int = 0                     # victims' payments found in the working ledger
+    victims_fen: int = 0                    # what the case's holds may add up to (:func:`victims_money`)
     plan: dict[str, int] = field(default_factory=dict)        # account -> victims' money there (capped)
     committed: dict[str, int] = field(default_factory=dict)   # account -> held or asked, before this decision
     untraced: dict[str, int] = field(default_factory=dict)    # victims' money in accounts not answered yet
@@ -172,6 +201,7 @@ class Decision:
     layers: dict[str, int] = field(default_factory=dict)
     skipped: list[tuple[str, str]] = field(default_factory=list)   # (account, why)
     warnings: list[str] = field(default_factory=list)
+    mode: dict[str, float | None] = field(default_factory=dict)   # recorded on the orders (:func:`mode_of`)
 
     @property
     def done(self) -> bool:
@@ -261,7 +291,8 @@ def victim_payments(facts: CaseFacts, rows: list[dict], policy: LoopPolicy) -> l
 
 def _trace(rows: list[dict], victims: list[tuple[str, str]], inst: dict[str, str], opening: dict[str, int],
            policy: LoopPolicy, now: datetime):
-    """Trace the working ledger with fanzha.tracing; returns (trace, freeze plan)."""
+    """Trace the working ledger with fanzha.tracing; returns (trace, the holding accounts'
+    activity, hold policy) — what the freeze plan is made from."""
     # The rows go to the tracer's exact reader as already-split records (the same checks
     # as a CSV file's, without writing one to disk and parsing it back for every answer).
     led = ledger_mod.read_ledger_rows(
@@ -275,9 +306,30 @@ def _trace(rows: list[dict], victims: list[tuple[str, str]], inst: dict[str, str
     loaded = Loaded(build_index(led, accts), resolve_victims(led, vrows, name="victims"))
     trace = run(loaded, policy.rule)
     hp = HoldPolicy(kind=policy.hold_kind)
-    plan = plan_holds(trace, activity_from_index(loaded.index, trace, window=hp.recent_window),
-                      issued_at=now, policy=hp)
-    return trace, plan
+    activity = activity_from_index(loaded.index, trace, window=hp.recent_window)
+    return trace, activity, hp
+
+
+#: Traces of the working ledgers decided on lately, by everything a trace is made from
+#: (the rows, openings, institutions, victims, rule). A case is decided again on the
+#: same statements when a hold comes back short; the trace is the costly part of a
+#: decision, and the same inputs give the same trace. Bounded: oldest out first.
+_TRACES: dict[tuple, tuple] = {}
+_TRACES_MAX = 2048
+
+
+def _trace_once(rows, victims, inst, opening, policy: LoopPolicy, now: datetime):
+    """:func:`_trace`, kept for the same inputs; returns (trace, freeze plan at ``now``)."""
+    key = (tuple((r["txn_id"], str(r["timestamp"]), r.get("from_account") or "", r.get("to_account") or "",
+                  r["amount_fen"]) for r in rows),
+           tuple(sorted(opening.items())), tuple(sorted(inst.items())), tuple(victims), policy.rule, policy.hold_kind)
+    got = _TRACES.get(key)
+    if got is None:
+        got = _TRACES[key] = _trace(rows, victims, inst, opening, policy, now)
+        if len(_TRACES) > _TRACES_MAX:
+            _TRACES.pop(next(iter(_TRACES)))
+    trace, activity, hp = got
+    return trace, plan_holds(trace, activity, issued_at=now, policy=hp)
 
 
 def decide(facts: CaseFacts, *, now: datetime | None = None, policy: LoopPolicy | None = None) -> Decision:
@@ -286,9 +338,9 @@ def decide(facts: CaseFacts, *, now: datetime | None = None, policy: LoopPolicy 
     Pure: the same facts give the same decision (the same orders with the same keys).
     ``now`` only dates the holds' expiry.
     """
-    policy = policy or LoopPolicy()
+    policy = (policy or LoopPolicy()).for_case(facts.mode)
     now = now or datetime.now(UTC)
-    d = Decision()
+    d = Decision(mode=mode_of(policy))
     queried: dict[str, Placed] = {}
     holds: dict[str, list[Placed]] = {}
     for o in facts.placed:
@@ -303,15 +355,27 @@ def decide(facts: CaseFacts, *, now: datetime | None = None, policy: LoopPolicy 
                                      reason="receiving account named in the report"))
             queried[acct] = Placed(TD, acct, inst, OrderState.pending.value)
     answered = {s.account for s in facts.statements}
+    as_of: dict[str, datetime] = {}
+    for st_ in facts.statements:
+        as_of[st_.account] = max(as_of.get(st_.account, st_.as_of), st_.as_of)
     rows, inst, opening = working_ledger(facts.statements)
     victims = victim_payments(facts, rows, policy) if rows else []
     if not victims:
         return _wait_for_round(d, facts, policy, now)
-    trace, plan = _trace(rows, victims, inst, opening, policy, now)
+    trace, plan = _trace_once(rows, victims, inst, opening, policy, now)
     d.stolen_fen = sum(trace.stolen.values())
     d.cashed_out_fen = sum(sum(m.victims.values()) for m in trace.cash_outs)
     d.layers = dict(trace.layers)
     d.warnings = list(trace.warnings)
+    # The case's holds together never exceed the victims' money. A hold catches whatever
+    # is free in its account when the institution acts — an emergency stop for the
+    # report's amount at the receiving account may catch other money there after the
+    # victims' has moved on — so what is held (or asked) anywhere is counted against it:
+    # money already held upstream is not chased again downstream.
+    d.victims_fen = victims_money(facts, d.stolen_fen, answered, queried)
+    room = d.victims_fen - sum(p.committed_fen for p in facts.placed)
+    # held for certain (answered holds) as much as the victims lost: nothing left to chase
+    covered = sum(p.committed_fen for p in facts.placed if p.state == OrderState.done.value) >= d.victims_fen
     for h in plan:
         acct = h.account
         if acct in facts.victim_accounts:
@@ -325,11 +389,27 @@ def decide(facts: CaseFacts, *, now: datetime | None = None, policy: LoopPolicy 
         if not code:
             d.skipped.append((acct, "institution unknown"))
             continue
-        gap = h.amount - committed
-        if gap >= policy.min_hold_fen:
+        if covered:
+            if h.amount > committed:
+                d.skipped.append((acct, "the victims' money is held already (elsewhere in the chain)"))
+            continue
+        want = h.amount - committed
+        gap = min(want, room)
+        # a hold there found less than it asked after the account's last statement: the
+        # money has moved on since; asking again on that statement would find nothing
+        drained = any(o.short and o.answered_at is not None and (acct not in as_of or o.answered_at >= as_of[acct])
+                      for o in mine)
+        if drained and gap >= policy.min_hold_fen:
+            d.skipped.append((acct, f"{format_fen(want)} not held: a hold found the money gone from there"))
+            if acct in answered:
+                d.unheld[acct] = want
+        elif want >= policy.min_hold_fen and gap < policy.min_hold_fen:
+            d.skipped.append((acct, f"{format_fen(want)} not asked: the case's holds already cover the victims' money"))
+        elif gap >= policy.min_hold_fen:
             if len(mine) >= policy.max_holds_per_account:
                 d.skipped.append((acct, f"{len(mine)} holds already; {format_fen(gap)} not held"))
             else:
+                room -= gap
                 d.orders.append(NewOrder(
                     policy.hold_kind, acct, code, layer,
                     hold_key(facts.case_no, policy.hold_kind, code, acct, gap, layer, len(mine)), gap,
@@ -348,6 +428,14 @@ def decide(facts: CaseFacts, *, now: datetime | None = None, policy: LoopPolicy 
         if acct not in answered and o.state in DEAD and acct in d.untraced:
             d.skipped.append((acct, f"query {o.state}: the money there cannot be followed"))
     return _wait_for_round(d, facts, policy, now)
+
+
+def victims_money(facts: CaseFacts, traced_fen: int, answered: set[str], queried: dict[str, Placed]) -> int:
+    """What the case's holds may add up to: the victims' payments the trace found; while
+    a receiving account the report named may still answer, at least the reported loss."""
+    waiting = any(a not in answered and (a not in queried or queried[a].state not in DEAD)
+                  for a, _ in facts.layer1 if a not in facts.victim_accounts)
+    return max(traced_fen, facts.loss_fen) if waiting else traced_fen
 
 
 def _wait_for_round(d: Decision, facts: CaseFacts, policy: LoopPolicy, now: datetime) -> Decision:
@@ -372,7 +460,8 @@ def warm_up() -> None:
 
 def check_decision(facts: CaseFacts, d: Decision) -> None:
     """The invariants, for tests: no account asked to hold more than the plan's victims'
-    money there; no key twice; nothing already placed asked again."""
+    money there, nor the case's holds together more than the victims'; no key twice;
+    nothing already placed asked again."""
     keys = [o.key for o in d.orders]
     assert len(keys) == len(set(keys)), "a key twice in one decision"
     placed = {p.key for p in facts.placed}
@@ -380,6 +469,9 @@ def check_decision(facts: CaseFacts, d: Decision) -> None:
     for acct, amount in d.plan.items():
         new = sum(o.amount_fen or 0 for o in d.orders if o.account == acct and o.kind in HOLD_KINDS)
         assert d.committed.get(acct, 0) + new <= max(amount, d.committed.get(acct, 0)), acct
+    before = sum(p.committed_fen for p in facts.placed)
+    new = sum(o.amount_fen or 0 for o in d.orders if o.kind in HOLD_KINDS)
+    assert not new or before + new <= d.victims_fen, "the case's holds above the victims' money"
 
 
 # --- the store layer ----------------------------------------------------------------------
@@ -392,8 +484,11 @@ def _placed_from(order, code: str) -> Placed:
         res = (order.answer or {}).get("result") or {}
         if res.get("held") is not None:
             held = parse_yuan(str(res["held"]), allow_zero=True)
+    at = None
+    if held is not None and order.answer.get("answered_at"):
+        at = _ts(order.answer["answered_at"])
     return Placed(order.kind, order.target, code, order.state, order.amount_fen, held, order.idempotency_key,
-                  order.round_no or 0)
+                  order.round_no or 0, at)
 
 
 def facts_for(session, case) -> CaseFacts:
@@ -429,12 +524,14 @@ def facts_for_many(session, cases) -> dict[int, CaseFacts]:
     out = {}
     for case in cases:
         placed, statements, layer1 = [], [], []
-        started, started_at = False, None
+        started, started_at, mode = False, None, None
         for order in by_case[case.id]:
             code = order.code
             if "loop" in (order.request or {}):
                 started = True
                 started_at = order.created_at if started_at is None else min(started_at, order.created_at)
+                if mode is None:
+                    mode = order.request["loop"].get("mode")
             placed.append(_placed_from(order, code))
             if order.kind == TD and (order.round_no or 0) <= 1 and (order.target, code) not in layer1:
                 layer1.append((order.target, code))
@@ -450,7 +547,7 @@ def facts_for_many(session, cases) -> dict[int, CaseFacts]:
         # a report with a recent payment (intake marks the case an emergency) starts it too
         started = started or bool(case.emergency and paid is not None)
         out[case.id] = CaseFacts(case.case_no, tuple(layer1), frozenset(victims[case.id]), case.loss_fen or 0, paid,
-                                 received, tuple(statements), tuple(placed), started, started_at)
+                                 received, tuple(statements), tuple(placed), started, started_at, mode)
     return out
 
 
@@ -466,27 +563,40 @@ NEW_ORDERS = "gateway_loop_new_orders"
 DEFER = "gateway_loop_defer"
 
 
-def _create_orders(session, todo: list[tuple[Any, NewOrder, Any, str | None]], *, actor: str) -> list:
-    """Queue ``todo`` (each a case, a decided order, its institution and the answer that
-    decided it) with :func:`fanzha.store.services.create_orders` — one query for the keys
-    already used; the caller's flush writes them. Returns the orders new here, leased
-    to the dispatcher recording the answers (``LEASE_TO``) when it can send them now.
+def _create_orders(session, todo: list[tuple[Any, NewOrder, Any, str | None, dict]], *, actor: str) -> list:
+    """Queue ``todo`` (each a case, a decided order, its institution, the answer that
+    decided it and the case's mode), checked by :func:`fanzha.store.services.order_rows`
+    (the same rules and keys as ``create_orders``: one query for the keys already used)
+    and written with two multi-row inserts — orders, then their first events — not one
+    ORM object at a time: this is the loop's hot path. Returns the new orders (as
+    :class:`~fanzha.store.services.OrderRow` with their ``id``), leased to the dispatcher
+    recording the answers (``LEASE_TO``) when it can send them now.
     """
-    from fanzha.store.services import OrderSpec, create_orders
+    from sqlalchemy import insert
+
+    from fanzha.store.models import Order, OrderEvent
+    from fanzha.store.services import OrderSpec, order_rows
 
     specs = [OrderSpec(case, o.kind, inst, o.account, o.legal_basis or _basis(o.kind), o.amount_fen, o.key,
-                       o.expires_at, o.layer, {"loop": {"layer": o.layer, "after": after, "reason": o.reason}},
+                       o.expires_at, o.layer, {"loop": {"layer": o.layer, "after": after, "reason": o.reason,
+                                                        "mode": mode}},
                        o.not_before)
-             for case, o, inst, after in todo]
+             for case, o, inst, after, mode in todo]
     lease = session.info.get(LEASE_TO)
-    made = []
-    for order, created in create_orders(session, specs, created_by=actor):
-        if not created:
-            continue
-        if lease is not None and order.institution.api_url and order.institution.id not in lease[2] \
-                and order.next_attempt_at is None:
-            order.leased_by, order.lease_until = lease[0], lease[1]
-        made.append(order)
+    made = [row for row, created in order_rows(session, specs, created_by=actor) if created]
+    if not made:
+        return []
+    for row in made:
+        v = row.values
+        v["case_id"], v["institution_id"] = row.case.id, row.institution.id
+        leased = lease is not None and row.institution.api_url and row.institution.id not in lease[2] \
+            and v["next_attempt_at"] is None
+        v["leased_by"], v["lease_until"] = (lease[0], lease[1]) if leased else (None, None)
+    t, te = Order.__table__, OrderEvent.__table__
+    ids = dict(session.execute(insert(t).returning(t.c.idempotency_key, t.c.id), [r.values for r in made]).all())
+    for row in made:
+        row.values["id"] = ids[row.values["idempotency_key"]]
+    session.execute(insert(te), [{**row.event, "order_id": row.values["id"]} for row in made])
     return made
 
 
@@ -497,11 +607,12 @@ def apply_decision(session, case, decision: Decision, *, after: str | None = Non
 
 def _apply_decisions(session, decided: list[tuple[Any, Decision, str | None]], *, actor: str = ACTOR) -> dict:
     """:func:`apply_decision` for several cases' decisions: one query for the
-    institutions, one for the keys already used, one flush for every order, event and
-    note. Returns the orders made, by case id."""
-    from sqlalchemy import select
+    institutions, one for the keys already used, one multi-row insert each for the
+    orders, their events and the cases' notes. Returns the orders made, by case id."""
+    from sqlalchemy import insert, select
 
     from fanzha.store.models import CaseEvent, Institution
+    from fanzha.store.types import utcnow
 
     decided = [(c, d, a) for c, d, a in decided if d.orders or d.skipped]
     if not decided:
@@ -516,21 +627,24 @@ def _apply_decisions(session, decided: list[tuple[Any, Decision, str | None]], *
             if inst is None:
                 decision.skipped.append((o.account, f"institution {o.institution} not connected"))
                 continue
-            todo.append((case, o, inst, after))
+            todo.append((case, o, inst, after, decision.mode))
+    session.flush()   # what the session holds first (the answers' own changes)
     made = _create_orders(session, todo, actor=actor)
     by_case: dict[int, list] = {}
     for order in made:
         by_case.setdefault(order.case.id, []).append(order)
+    notes = []
     for case, decision, after in decided:
         mine = by_case.get(case.id, [])
         if mine or decision.skipped:
-            session.add(CaseEvent(case_id=case.id, kind="loop", actor=actor, detail={
+            notes.append({"case_id": case.id, "at": utcnow(), "kind": "loop", "actor": actor, "detail": {
                 "after": after, "orders": [{"kind": o.kind, "account": o.target, "amount_fen": o.amount_fen,
                                             "layer": o.round_no} for o in mine],
                 "untraced": format_fen(sum(decision.untraced.values())),
                 "unheld": format_fen(sum(decision.unheld.values())),
-                "skipped": [{"account": a, "reason": r} for a, r in decision.skipped][:50]}))
-    session.flush()   # one flush: the orders (their ids back in one statement), then their events
+                "skipped": [{"account": a, "reason": r} for a, r in decision.skipped][:50]}})
+    if notes:
+        session.execute(insert(CaseEvent.__table__), notes)
     if made:
         session.info.setdefault(NEW_ORDERS, []).extend(made)
     return by_case
@@ -549,6 +663,20 @@ def _lock_cases(session, case_ids):
 
     return list(session.execute(select(Case).where(Case.id.in_(sorted(set(case_ids)))).order_by(Case.id)
                                 .with_for_update().execution_options(populate_existing=True)).scalars())
+
+
+def moves_on(order) -> bool:
+    """Whether the answer just recorded on ``order`` calls for the loop's next step: a
+    statement; or a hold refused, or done having found less than it asked — room the
+    case's holds leave for the chase (:func:`victims_money`)."""
+    if order.kind == TD:
+        return order.state == OrderState.done.value
+    if order.kind not in HOLD_KINDS:
+        return False
+    if order.state == OrderState.rejected.value:
+        return True
+    return order.state == OrderState.done.value and \
+        _placed_from(order, "").committed_fen < (order.amount_fen or 0)
 
 
 def on_answer(session, order, *, policy: LoopPolicy | None = None) -> Decision | None:
@@ -571,7 +699,7 @@ def on_answers(session, orders, *, policy: LoopPolicy | None = None) -> dict[int
     """
     from fanzha.store.models import CaseEvent
 
-    answered = [o for o in orders if o.kind == TD and o.state == OrderState.done.value]
+    answered = [o for o in orders if moves_on(o)]
     if not answered:
         return {}
     cases = [c for c in _lock_cases(session, [o.case_id for o in answered]) if c.status == "open"]
@@ -600,13 +728,19 @@ def on_answers(session, orders, *, policy: LoopPolicy | None = None) -> dict[int
 def start(session, case, receiving: list[tuple[str, str, int | None]], *, actor: str = ACTOR,
           policy: LoopPolicy | None = None) -> list:
     """Start the loop for ``case``: query each receiving account (account, institution)
-    and, where the report says how much was paid there, stop that much at once."""
+    and, where the report says how much was paid there, stop that much at once.
+
+    With ``policy`` the case's way of handling (by hand or automatic) is recorded on
+    these orders and every later step follows it, whoever records the answers; without,
+    the first step taken records the policy it was taken with.
+    """
     from sqlalchemy import select
 
     from fanzha.store.models import Institution
     from fanzha.store.services import OrderSpec, create_orders
     from fanzha.store.types import utcnow
 
+    given = policy is not None
     policy = policy or LoopPolicy()
     now = utcnow()
     first = policy.round_at(now, now)   # by hand: the officer's first round
@@ -621,7 +755,8 @@ def start(session, case, receiving: list[tuple[str, str, int | None]], *, actor:
         if fen:
             todo.append((policy.hold_kind, fen, hold_key(case.case_no, policy.hold_kind, code, acct, fen, 1, 0)))
         specs += [OrderSpec(case, kind, inst, acct, _basis(kind), amount, key, round_no=1,
-                            extra={"loop": {"layer": 1, "after": None, "reason": "named in the report"}},
+                            extra={"loop": {"layer": 1, "after": None, "reason": "named in the report",
+                                            **({"mode": mode_of(policy)} if given else {})}},
                             not_before=first if first and first > now else None)
                   for kind, amount, key in todo]
     made = [order for order, created in create_orders(session, specs, created_by=actor) if created]
@@ -636,11 +771,24 @@ def status(session, case) -> dict[str, Any]:
     held = sum(p.committed_fen for p in facts.placed if p.state == OrderState.done.value)
     out = d.summary()
     out.update({"case_no": case.case_no, "statements": len(facts.statements), "held": format_fen(held),
-                "orders": len(facts.placed)})
+                "orders": len(facts.placed), "state": loop_state(facts, d)})
+    out["done"] = out["state"] == "done"
     return out
 
 
+def loop_state(facts: CaseFacts, d: Decision) -> str:
+    """In words: ``not started``; ``waiting for statements`` (queries out, none answered
+    yet — nothing is known, so nothing is done); ``running``; ``done`` (nothing out,
+    nothing left to ask)."""
+    if not facts.started:
+        return "not started"
+    out = any(p.kind == TD and p.state not in FINAL_TD for p in facts.placed)
+    if not facts.statements:
+        return "waiting for statements" if out or d.orders else "no statement came back"
+    return "done" if d.done and not out else "running"
+
+
 __all__ = ["ACTOR", "CaseFacts", "Decision", "LoopPolicy", "NewOrder", "Placed", "Statement", "apply_decision",
-           "check_decision", "decide", "facts_for", "facts_for_many", "hold_key", "on_answer", "on_answers",
-           "query_key", "start", "status",
-           "victim_payments", "working_ledger"]
+           "check_decision", "decide", "facts_for", "facts_for_many", "hold_key", "loop_state", "mode_of",
+           "moves_on", "on_answer", "on_answers", "query_key", "start", "status", "victim_payments", "victims_money",
+           "working_ledger"]

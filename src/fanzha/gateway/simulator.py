@@ -682,11 +682,14 @@ def openapi_document() -> dict[str, Any]:
 class ServerThread:
     """Run an ASGI app with uvicorn on loopback in a thread (tests, benchmarks, the CLI)."""
 
-    def __init__(self, app, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, app, host: str = "127.0.0.1", port: int = 0, keep_alive_s: float = 75.0):
         import uvicorn
 
+        # keep-alive: longer than a client keeps an idle connection (the dispatcher's
+        # 60 s), as institutions' front ends do, so the client is the one to close it
         self.config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
-                                     timeout_graceful_shutdown=1, access_log=False)
+                                     timeout_graceful_shutdown=1, access_log=False,
+                                     timeout_keep_alive=int(keep_alive_s))
         self.server = uvicorn.Server(self.config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.host = host

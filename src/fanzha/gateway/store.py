@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session, object_session
 
 from fanzha.gateway import loop  # an answer's consequences: the automatic loop's next step
@@ -18,6 +18,11 @@ from fanzha.gateway.orders import OrderState, check_transition
 from fanzha.gateway.protocol import Answer, Callback
 from fanzha.store.models import GatewayCallback, Institution, Order, OrderEvent
 from fanzha.store.types import utcnow
+
+#: ``session.info`` key: with a list there, :func:`transition` puts each event's row in
+#: it instead of an ORM object, for the caller to write in one multi-row insert
+#: (:func:`write_event_rows`) — a dispatcher recording a batch of answers.
+EVENT_ROWS = "gateway_event_rows"
 
 FINAL = frozenset({OrderState.done.value, OrderState.rejected.value, OrderState.cancelled.value})
 
@@ -44,8 +49,15 @@ def transition(order: Order, new: OrderState | str, *, actor: str, note: str = "
     request actually left, not when its answer was written down)."""
     nxt = check_transition(order.state, new)
     at = at or utcnow()
-    ev = OrderEvent(at=at, from_state=order.state, to_state=nxt.value, actor=actor, note=note)
     session = object_session(order)
+    rows = session.info.get(EVENT_ROWS) if session is not None and order.id is not None else None
+    if rows is not None and "events" not in order.__dict__:
+        rows.append({"order_id": order.id, "at": at, "from_state": order.state, "to_state": nxt.value,
+                     "actor": actor, "note": note})
+        order.state = nxt.value
+        order.updated_at = max(at, order.updated_at) if order.updated_at else at
+        return
+    ev = OrderEvent(at=at, from_state=order.state, to_state=nxt.value, actor=actor, note=note)
     if session is not None and order.id is not None and "events" not in order.__dict__:
         ev.order_id = order.id  # don't load the whole history just to add a line to it
         session.add(ev)
@@ -53,6 +65,13 @@ def transition(order: Order, new: OrderState | str, *, actor: str, note: str = "
         order.events.append(ev)
     order.state = nxt.value
     order.updated_at = max(at, order.updated_at) if order.updated_at else at
+
+
+def write_event_rows(session: Session) -> None:
+    """Write the events :func:`transition` kept under ``EVENT_ROWS`` and stop keeping them."""
+    rows = session.info.pop(EVENT_ROWS, None)
+    if rows:
+        session.execute(insert(OrderEvent.__table__), rows)
 
 
 def apply_answer(order: Order, answer: Answer, *, actor: str, sent_at: datetime | None = None,
@@ -89,7 +108,7 @@ def apply_answer(order: Order, answer: Answer, *, actor: str, sent_at: datetime 
     order.last_error = None
     order.lease_until = order.leased_by = order.next_attempt_at = None
     session = object_session(order)
-    if answer.status == "done" and order.kind == "transaction_details" and session is not None:
+    if session is not None and loop.moves_on(order):
         deferred = session.info.get(loop.DEFER)
         if deferred is not None:  # the recorder takes the loop's step for its whole batch at once
             deferred.append(order)
