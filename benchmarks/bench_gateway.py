@@ -20,7 +20,7 @@ simulated institutions' own HTTP handling queueing for the CPU.
 
 Usage::
 
-    python benchmarks/bench_gateway.py                       # N = 50, 200, 400 cases
+    python benchmarks/bench_gateway.py                       # every race; N = 50, 200, 400 cases
     python benchmarks/bench_gateway.py --cases 200 --speed 10 --database-url postgresql://…
 
 ``--mode loop`` runs the race instead: N reports at once, each a victim's payment swept
@@ -45,10 +45,11 @@ whenever nothing is in flight. The same day is then handled "by hand"
 after the report; ``--hand-speed``, as the officer's waits dominate). Reported, per
 case and overall, in simulated seconds from the report: money held, time to first and
 last hold and their bound (institution latency along the chain of answers that led to
-the hold), and the money the automatic loop saves over by hand. Writes
-``gateway_day.json``.
+the hold), and the money the automatic loop saves over by hand. Alone it writes ``gateway_day.json``.
 
-Writes ``benchmarks/out/gateway.json`` (or ``--out DIR/gateway.json``).
+``--mode both`` runs the orders and loop races, ``--mode all`` (the default, as ``make
+bench`` runs it) every one. Writes ``benchmarks/out/gateway.json`` (or ``--out
+DIR/gateway.json``).
 """
 
 from __future__ import annotations
@@ -630,9 +631,11 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--world", default=None, help=argparse.SUPPRESS)  # accepted from `make bench`, unused
-    ap.add_argument("--mode", choices=("orders", "loop", "both", "day"), default="both",
+    ap.add_argument("--mode", choices=("orders", "loop", "both", "day", "all"),
+                    default="all",
                     help="orders: each case two independent orders; loop: the automatic loop down 3-layer chains; "
-                         "day: a day of `fanzha sim` reports, automatic and by hand")
+                         "both: orders and loop; day: a day of `fanzha sim` reports, automatic and by hand; "
+                         "all (the default): every one")
     ap.add_argument("--day-world", type=Path, default=None, help="day: a `fanzha sim world` directory "
                     "(default: one made with --day-transactions in the temporary directory)")
     ap.add_argument("--day-transactions", type=int, default=20_000, help="day: size of the world made")
@@ -648,11 +651,11 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--profile", default=None, help="write a cProfile of the dispatcher (loop mode) here")
     args = ap.parse_args(argv)
     results = []
-    if args.mode in ("orders", "both"):
+    if args.mode in ("orders", "both", "all"):
         results += [run_once(n, institutions=args.institutions, speed=args.speed, database_url=args.database_url,
                              seed=args.seed) for n in args.cases]
     loops = []
-    if args.mode in ("loop", "both"):
+    if args.mode in ("loop", "both", "all"):
         loops = [run_loop(n, institutions=args.institutions, speed=args.speed, database_url=args.database_url,
                           seed=args.seed, profile=args.profile and f"{args.profile}.{n}") for n in args.cases]
     if results:
@@ -674,14 +677,14 @@ def main(argv: list[str] | None = None) -> dict:
     for r in loops:
         print(f"{r['cases']:>6} cases, per step p50/p95: " + ", ".join(
             f"{k} {v['p50']:.0f}/{v['p95']:.0f}" for k, v in r["steps"].items()))
-    day = race_day(args) if args.mode == "day" else None
+    day = race_day(args) if args.mode in ("day", "all") else None
     if day:
         _print_day(day)
     out = {"benchmark": "gateway", "python": sys.version.split()[0], "runs": results, "loop": loops}
     if day:
         out["day"] = day
     path = (args.out / OUT.name) if args.out else OUT
-    if day:
+    if args.mode == "day":
         path = path.with_name("gateway_day.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=1) + "\n")
