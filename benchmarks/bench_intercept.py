@@ -131,6 +131,8 @@ def run_fanzha(listfile: str, queries: dict) -> dict:
         # CPU time beside wall time: on a machine shared with other work the wall-clock
         # figures say as much about the neighbours as about the code
         "load_cpu_s": load_cpu_s, "url_checks_per_cpu_s": len(urls) / url_batch_cpu_s,
+        "load_cpu_us_per_entry": 1e6 * load_cpu_s / max(1, sum(bl.counts().values())),
+        "url_check_cpu_us": 1e6 * url_batch_cpu_s / max(1, len(urls)),
         "phone_checks_per_cpu_s": len(phones) / phone_batch_cpu_s,
         "url_checks_per_s": len(urls) / url_batch_s,
         "url_single_checks_per_s": len(single) / url_single_s,
@@ -466,7 +468,8 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"fanzha single-call URL checks/s: {f['url_single_checks_per_s']:,.0f}; "
           f"index arrays {f['index_mb']:.0f} MB")
     print(f"fanzha by CPU time: load {f['load_cpu_s']:.2f} s, URL checks/s {f['url_checks_per_cpu_s']:,.0f}, "
-          f"phone checks/s {f['phone_checks_per_cpu_s']:,.0f}")
+          f"phone checks/s {f['phone_checks_per_cpu_s']:,.0f}; {f['load_cpu_us_per_entry']:.2f} µs per list "
+          f"entry, {f['url_check_cpu_us']:.2f} µs per URL check")
     if "http" in results:
         h = results["http"]
         print(f"URL checks/s through HTTP batches: {h['http_url_checks_per_s']:,.0f} "

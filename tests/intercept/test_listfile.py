@@ -42,3 +42,20 @@ def test_not_utf8(tmp_path):
     with pytest.raises(InputError) as e:
         listfile.read_list(f)
     assert "UTF-8" in str(e.value)
+
+
+@pytest.mark.parametrize("chunk", [3, 1 << 16])
+def test_bulk_sorting_matches_classify(tmp_path, monkeypatch, chunk):
+    """Lines sorted in bulk (letter first, bare digits) land where classify puts them."""
+    monkeypatch.setattr(listfile, "_CHUNK", chunk)
+    f = tmp_path / "l.txt"
+    f.write_text("# c\n5abc.com\nabc.com\n13912345678\n\n139-1234-5677\n1.2.3.4\nHTTP://X.com/a/./b\n"
+                 "+86 139 1234 5679\nxn--fsqu00a.com\n12\n95588\n  13912345670  \n", encoding="utf-8")
+    bl = listfile.load_blocklist(f, at=AT)
+    expected = listfile.read_list(f)
+    kinds = [ln.kind for ln in expected]
+    assert bl.counts()["url_block"] == kinds.count(EntryKind.url)
+    assert bl.counts()["phone_block"] == kinds.count(EntryKind.phone)
+    for ln in expected:
+        check = bl.check_url if ln.kind is EntryKind.url else bl.check_phone
+        assert check(ln.value, at=AT).entry_id == ln.line

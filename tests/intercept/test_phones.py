@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import phonenumbers
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fanzha.errors import InputError
 from fanzha.intercept.errors import InvalidPhone
-from fanzha.intercept.phones import key_to_phone, looks_like_phone, normalize_phone, parse_phone
+from fanzha.intercept.phones import (
+    _mainland_mobile,
+    key_to_phone,
+    looks_like_phone,
+    normalize_phone,
+    parse_phone,
+    phone_keys,
+)
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -72,3 +82,16 @@ def test_looks_like_phone():
     assert looks_like_phone("+86 139-1234-5678") and looks_like_phone("95588")
     assert not looks_like_phone("evil.com") and not looks_like_phone("1.2.3.4")
     assert not looks_like_phone("http://3279880203/")
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.from_regex(r"1[0-9]{10}", fullmatch=True))
+def test_bare_mobile_shortcut_agrees_with_the_pattern_and_the_library(text):
+    """Eleven bare digits take a shortcut; the spelled-out forms take the pattern."""
+    national = _mainland_mobile(text)
+    assert national == _mainland_mobile("+86 " + text) == _mainland_mobile("0086" + text)
+    if national is not None:
+        num = phonenumbers.parse(text, "CN")
+        assert national == text and phonenumbers.is_valid_number(num)
+        assert parse_phone(text).value == phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+        assert phone_keys([text]) == ([int("86" + text)], {})

@@ -11,8 +11,11 @@ from fanzha.intercept.errors import InvalidUrl, UrlTooLong
 from fanzha.intercept.urls import (
     MAX_URL_BYTES,
     _FAST,
+    _checked_slow_parts,
     _slow_parts,
     canonical_host_and_url,
+    canonical_hosts_and_expressions,
+    canonical_hosts_and_urls,
     canonical_parts,
     canonicalize,
     expressions,
@@ -208,3 +211,23 @@ def test_fast_path_agrees_with_full_rules(url):
     assert canonicalize(url) == slow
     host, canon = canonical_host_and_url(url)
     assert canon == slow and host == canonical_parts(url).host
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(ascii_url, url_like), max_size=6))
+@example(["a.com", "http://a.com/x?y", "HTTP://A.com/./b", "%41.com", "", "a.com/b//c"])
+@example(["a" * (MAX_URL_BYTES - 2), "http://a.com/" + "b" * (MAX_URL_BYTES - 14)])  # too long once canonical
+def test_batches_agree_with_full_rules(urls):
+    """The batch loop's shortcuts (fast pattern, text kept as it is) change no answer."""
+    hosts, canon, errors = canonical_hosts_and_urls(urls)
+    e_hosts, exprs, e_errors = canonical_hosts_and_expressions(urls)
+    assert e_hosts == hosts and e_errors.keys() == errors.keys()
+    assert len(hosts) == len(canon) == len(exprs) == len(urls)
+    for i, url in enumerate(urls):
+        try:
+            full = _checked_slow_parts(url)
+        except InvalidUrl as err:
+            assert type(errors[i]) is type(err) and type(e_errors[i]) is type(err)
+            assert (hosts[i], canon[i], exprs[i]) == ("", None, None)
+            continue
+        assert (hosts[i], canon[i], exprs[i]) == (full.host, str(full), full.expression)

@@ -57,6 +57,7 @@ from fanzha.intercept.phones import (
 )
 from fanzha.intercept.urls import (
     CanonicalUrl,
+    canonical_hosts_and_expressions,
     canonical_hosts_and_urls,
     canonical_parts,
     expressions_of,
@@ -82,6 +83,16 @@ def expression_hash(expression: str) -> bytes:
     return hashlib.sha256(expression.encode("utf-8")).digest()
 
 
+_sha256 = hashlib.sha256
+_digest = type(_sha256()).digest
+
+
+def expression_hashes(expressions: Iterable[str]) -> list[bytes]:
+    """:func:`expression_hash` of many expressions (encoded, hashed and digested by ``map``:
+    no Python code runs per expression)."""
+    return list(map(_digest, map(_sha256, map(str.encode, expressions))))
+
+
 #: A two-label ending shared by at least this many listed hosts is keyed by three labels.
 _CROWDED_ENDING = 8
 
@@ -96,15 +107,14 @@ def _host_keys(hosts: Iterable[str]) -> tuple[list[int], list[int]]:
     three: list[int] = []
     add2, add3 = two.append, three.append
     for h in hosts:
-        i = h.rfind(".")
-        j = h.rfind(".", 0, i) if i > 0 else -1
+        j = h.rfind(".", 0, h.rfind("."))  # the second dot from the right (-1: none)
         if j < 0:
             k = hash(h)
             add2(k)
             add3(k)
-        else:
+        else:  # no third dot from the right: rfind gives -1, and the slice is the whole host
             add2(hash(h[j + 1:]))
-            add3(hash(h[h.rfind(".", 0, j) + 1:]) if j > 0 else hash(h))
+            add3(hash(h[h.rfind(".", 0, j) + 1:]))
     return two, three
 
 
@@ -320,6 +330,7 @@ class _UrlIndex:
         self.prefixes: np.ndarray = prefixes[order]
         self.prefix_keys = _SortedKeys(self.prefixes)
         self.full: np.ndarray = full[order]
+        self._full_bytes = memoryview(self.full.reshape(-1))  # row r is [32 r, 32 r + 32)
         self.cols = cols.frozen(order)
         two, three = _int64s(keys2), _int64s(keys3)
         endings, counts = np.unique(two, return_counts=True)
@@ -355,18 +366,22 @@ class _UrlIndex:
         q = np.frombuffer(b"".join(digests), dtype=">u4").reshape(len(digests), 8)[:, 0].astype(np.uint32)
         return self.prefix_keys.spans(q)
 
+    def full_hash_is(self, row: int, digest: bytes) -> bool:
+        """Whether ``row`` holds the full hash ``digest`` (compared in place, no copy)."""
+        return self._full_bytes[32 * row:32 * row + 32] == digest
+
     def match(self, exprs: Sequence[str], at_us: int) -> _Match:
         """Rows whose full hash equals one of ``exprs``' hashes, in expression order."""
         m = _Match()
         if not len(self.prefixes):
             return m
-        digests = [expression_hash(e) for e in exprs]
+        digests = expression_hashes(exprs)
         lo, hi = self.spans(digests)
-        for k in np.flatnonzero(hi > lo):
+        for k in np.flatnonzero(hi > lo).tolist():
             d = digests[k]
-            for row in range(lo[k], hi[k]):
-                if self.full[row].tobytes() == d:
-                    m.offer(int(row), exprs[k], self.cols.active(row, at_us))
+            for row in range(int(lo[k]), int(hi[k])):
+                if self.full_hash_is(row, d):
+                    m.offer(row, exprs[k], self.cols.active(row, at_us))
                     if m.active:
                         return m
         return m
@@ -533,16 +548,15 @@ class BlocklistBuilder:
         """
         until_us = to_epoch_us(valid_until)
         code = self._source_code(source)
-        hosts, canon, errors = canonical_hosts_and_urls(urls if isinstance(urls, Sequence) else list(urls))
+        hosts, exprs, errors = canonical_hosts_and_expressions(urls if isinstance(urls, Sequence) else list(urls))
         if errors:
             i = min(errors)
             errors[i].line = i + 1
             raise errors[i]
-        n = len(canon)
+        n = len(exprs)
         if entry_ids is not None and len(entry_ids) != n:
             raise ValueError("entry_ids must have one id per URL")
-        sha256 = hashlib.sha256
-        digests = b"".join([sha256(c[c.index("://") + 3:].encode()).digest() for c in canon])  # type: ignore[union-attr]
+        digests = b"".join(expression_hashes(exprs))  # type: ignore[arg-type]
         cols, _ = self._add_url_digests(digests, hosts, allow)
         cols.extend(n, until_us, entry_ids, score, code, revoked)
         return n
@@ -688,19 +702,19 @@ class Blocklist:
         idx = self._url_block
         exprs = [expressions_of(p) for p in parts]
         flat = [e for es in exprs for e in es]
-        digests = [hashlib.sha256(e.encode()).digest() for e in flat]
+        digests = expression_hashes(flat)
         lo, hi = idx.spans(digests)
         owner = np.repeat(np.arange(len(parts)), [len(es) for es in exprs]).tolist()
         hits: dict[int, list[int]] = {}
         for k in np.flatnonzero(hi > lo).tolist():
             hits.setdefault(owner[k], []).append(k)
-        out = [Verdict("url", str(p), False, "not_listed") for p in parts]
+        out = [_new_verdict(("url", str(p), False, "not_listed", None, None, None, None, None)) for p in parts]
         for i, ks in hits.items():
             m = _Match()
             for k in ks:  # in expression order: the first active match decides
-                for row in range(lo[k], hi[k]):
-                    if idx.full[row].tobytes() == digests[k]:
-                        m.offer(int(row), flat[k], idx.cols.active(row, at_us))
+                for row in range(int(lo[k]), int(hi[k])):
+                    if idx.full_hash_is(row, digests[k]):
+                        m.offer(row, flat[k], idx.cols.active(row, at_us))
                 if m.active:
                     break
             out[i] = self._decide("url", out[i].value, m, idx.cols,
@@ -782,4 +796,5 @@ class Blocklist:
         at_us = _now_us(at)
         lo = int(np.searchsorted(idx.prefixes, prefix, "left"))
         hi = int(np.searchsorted(idx.prefixes, prefix, "right"))
-        return sorted({idx.full[r].tobytes() for r in range(lo, hi) if idx.cols.active(r, at_us)})
+        return sorted({idx._full_bytes[32 * r:32 * r + 32].tobytes() for r in range(lo, hi)
+                       if idx.cols.active(r, at_us)})

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from itertools import islice
+from itertools import compress, islice
+from operator import itemgetter, not_, or_
 from pathlib import Path
 from typing import NamedTuple
 
@@ -93,24 +94,43 @@ def _flush(builder: BlocklistBuilder, path: str | Path, values: list[str], lines
     lines.clear()
 
 
+_first_char = itemgetter(slice(0, 1))
+
+
 def _add(builder: BlocklistBuilder, path: str | Path, **life) -> None:
-    """Stream the file into the builder in chunks (the same rules as :func:`iter_list`)."""
+    """Stream the file into the builder in chunks (the same rules as :func:`iter_list`).
+
+    A letter first means a URL at once, and bare digits (at least three) a number: those
+    lines (nearly all of a list) are picked out by ``map`` and ``compress``, without
+    Python code per line; only the others (numbers written with ``+``, spaces or dashes,
+    URLs starting with a digit, comments, blank lines) are looked at one by one.
+    """
     url, phone = EntryKind.url, EntryKind.phone
     n = 0
     with _open(path) as f:
         try:
             while lines := list(islice(f, _CHUNK)):
-                values = [raw.strip() for raw in lines]
-                # a letter first means a URL at once; the rest (digits, '+', '#', blank) are looked at
-                urls = [i for i, v in enumerate(values) if v[:1].isalpha()]
-                others = [i for i, v in enumerate(values) if v and not v[0].isalpha() and v[0] != "#"]
-                kinds = {url: urls, phone: []}
-                for i in others:
-                    kinds[classify(values[i])].append(i)
-                kinds[url].sort()
-                for kind, rows in kinds.items():
-                    if rows:
-                        _flush(builder, path, [values[i] for i in rows], [n + i + 1 for i in rows], kind, **life)
+                values = list(map(str.strip, lines))
+                is_url = list(map(str.isalpha, map(_first_char, values)))
+                is_phone = list(map(str.isdigit, values))  # bare digits, at least 3 (see classify)
+                if min(map(len, compress(values, is_phone)), default=3) < 3:
+                    is_phone = [d and len(v) >= 3 for d, v in zip(is_phone, values)]
+                for i in list(compress(range(len(values)), map(not_, map(or_, is_url, is_phone)))):
+                    value = values[i]
+                    if value and value[0] != "#":
+                        if classify(value) is url:
+                            is_url[i] = True
+                        else:
+                            is_phone[i] = True
+                numbers = range(n + 1, n + 1 + len(values))
+                urls = list(compress(values, is_url))  # in line order
+                url_lines = list(compress(numbers, is_url))
+                phones = list(compress(values, is_phone))
+                phone_lines = list(compress(numbers, is_phone))
+                if urls:
+                    _flush(builder, path, urls, url_lines, url, **life)
+                if phones:
+                    _flush(builder, path, phones, phone_lines, phone, **life)
                 n += len(lines)
         except UnicodeDecodeError:
             raise InputError("list file is not UTF-8", file=str(path), line=n + 1) from None

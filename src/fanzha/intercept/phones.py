@@ -88,6 +88,9 @@ def _service(national: str) -> PhoneNumber:
 
 def _mainland_mobile(text: str) -> str | None:
     """The national digits of a mainland mobile in a common spelling, else ``None``."""
+    if len(text) == 11 and text[0] == "1" and text.isascii() and text.isdigit():
+        # the commonest spelling, bare national digits: what the pattern below would find
+        return text if _CN_MOBILE.fullmatch(text) else None
     m = _FAST_CN_MOBILE.fullmatch(text)
     if m is not None:
         national = "".join(m.groups())

@@ -56,6 +56,7 @@ __all__ = [
     "canonical_parts",
     "canonical_host_and_url",
     "canonical_hosts_and_urls",
+    "canonical_hosts_and_expressions",
     "expressions",
     "expressions_of",
     "host_suffixes",
@@ -265,13 +266,23 @@ _TAB_CR_LF = re.compile(rb"[\t\r\n]")
 
 # Fast path: a URL already in canonical spelling, or a bare domain (the common cases).
 # Host: lower/upper-case LDH labels separated by single dots, last label starting with
-# a letter (so never an IPv4 spelling); no user-info or port. Path and query: printable
-# ASCII without '%', '#', and path without '//' or '/.' (checked separately).
+# a letter (so never an IPv4 spelling); no user-info or port. Path: '/' and segments of
+# printable ASCII without '%' and '#', none empty or starting with '.' (so no '//',
+# '/./' or '/../' to resolve). Query: printable ASCII without '%' and '#'. Quantifiers
+# are possessive: what follows each part can never be part of it, so giving characters
+# back never finds another match, and not trying saves the time.
 _FAST = re.compile(
-    r"(?:(https?)://)?((?:[A-Za-z0-9\-_]+\.)*[A-Za-z][A-Za-z0-9\-_]*)"
-    r"(/[!\"$&'()*+,\-./0-9:;<=>@A-Z\[\\\]^_`a-z{|}~]*)?"
-    r"(\?[!\"$&'()*+,\-./0-9:;<=>?@A-Z\[\\\]^_`a-z{|}~]*)?"
+    r"(?:(https?)://)?((?:[A-Za-z0-9\-_]++\.)*+[A-Za-z][A-Za-z0-9\-_]*+)"
+    r"(/(?:[!\"$&'()*+,\-0-9:;<=>@A-Z\[\\\]^_`a-z{|}~][!\"$&'()*+,\-.0-9:;<=>@A-Z\[\\\]^_`a-z{|}~]*+/)*+"
+    r"(?:[!\"$&'()*+,\-0-9:;<=>@A-Z\[\\\]^_`a-z{|}~][!\"$&'()*+,\-.0-9:;<=>@A-Z\[\\\]^_`a-z{|}~]*+)?)?"
+    r"(\?[!\"$&'()*+,\-./0-9:;<=>?@A-Z\[\\\]^_`a-z{|}~]*+)?"
 )
+
+
+#: Longest text the fast path takes: its canonical form adds at most ``http://`` and a
+#: ``/``, so it stays within :data:`MAX_URL_BYTES` (longer text gets the full rules,
+#: which measure the result).
+_FAST_MAX = MAX_URL_BYTES - len("http://") - 1
 
 
 def _fast_parts(url: str) -> CanonicalUrl | None:
@@ -279,11 +290,7 @@ def _fast_parts(url: str) -> CanonicalUrl | None:
     if m is None:
         return None
     scheme, host, path, query = m.groups()
-    if path is None:
-        path = "/"
-    elif "//" in path or "/." in path:
-        return None
-    return CanonicalUrl(scheme or "http", host.lower(), path, None if query is None else query[1:])
+    return CanonicalUrl(scheme or "http", host.lower(), path or "/", None if query is None else query[1:])
 
 
 def _to_bytes(url: str | bytes) -> bytes:
@@ -340,9 +347,9 @@ def canonical_parts(url: str | bytes) -> CanonicalUrl:
 
     Raises :class:`InvalidUrl` (or its subclass :class:`UrlTooLong`) and nothing else.
     """
-    if isinstance(url, str) and len(url) < MAX_URL_BYTES:
+    if isinstance(url, str) and len(url) <= _FAST_MAX:
         parts = _fast_parts(url)
-        if parts is not None:  # at most one '/' longer than the input
+        if parts is not None:
             return parts
     return _checked_slow_parts(url)
 
@@ -358,44 +365,66 @@ def _checked_slow_parts(url: str | bytes) -> CanonicalUrl:
     return parts
 
 
+def _canonical_batch(urls: Sequence[object], expressions: bool
+                     ) -> tuple[list[str], list[str | None], dict[int, InvalidUrl]]:
+    """Hosts, and canonical URLs or (``expressions``) lookup expressions, of many URLs.
+
+    The one loop behind :func:`canonical_hosts_and_urls` (checks) and
+    :func:`canonical_hosts_and_expressions` (loading lists). A URL already in canonical
+    spelling, or a bare domain, is answered from one match of the fast-path pattern:
+    its canonical form is the text itself, with at most the host lower-cased and a
+    ``/`` added; everything else takes the full rules.
+    """
+    hosts: list[str] = []
+    out: list[str | None] = []
+    errors: dict[int, InvalidUrl] = {}
+    add_host, add = hosts.append, out.append
+    fast = _FAST.fullmatch
+    for i, url in enumerate(urls):
+        if type(url) is str and len(url) <= _FAST_MAX:
+            m = fast(url)
+            if m is not None:
+                scheme, host, path, query = m.groups()
+                lower = host.lower()
+                add_host(lower)
+                if path is not None and lower == host:  # already canonical
+                    if expressions:
+                        add(url[len(scheme) + 3:] if scheme is not None else url)
+                    else:
+                        add(url if scheme is not None else "http://" + url)
+                elif expressions:
+                    add(f"{lower}{path or '/'}{query or ''}")
+                else:
+                    add(f"{scheme or 'http'}://{lower}{path or '/'}{query or ''}")
+                continue
+        try:
+            p = _checked_slow_parts(url)  # type: ignore[arg-type]
+        except InvalidUrl as err:
+            errors[i] = err
+            add_host("")
+            add(None)
+            continue
+        add_host(p.host)
+        add(p.expression if expressions else str(p))
+    return hosts, out, errors
+
+
 def canonical_hosts_and_urls(urls: Sequence[object]) -> tuple[list[str], list[str | None], dict[int, InvalidUrl]]:
     """Hosts and canonical URLs of many URLs at once: the hot path of a batch check.
 
     Returns ``(hosts, canonical URLs, errors)``, the first two in the order of
     ``urls``; a URL that cannot be read has host ``""``, canonical URL ``None`` and its
     :class:`InvalidUrl` in ``errors`` under its position. Checks need only these two
-    for the great majority of URLs (those whose host is not listed at all); URLs
-    already in canonical spelling, or bare domains, are answered from one match of
-    the fast-path pattern without splitting them further.
+    for the great majority of URLs (those whose host is not listed at all).
     """
-    hosts: list[str] = []
-    canon: list[str | None] = []
-    errors: dict[int, InvalidUrl] = {}
-    add_host, add_canon = hosts.append, canon.append
-    fast = _FAST.fullmatch
-    for i, url in enumerate(urls):
-        if type(url) is str and len(url) < MAX_URL_BYTES:
-            m = fast(url)
-            if m is not None:
-                scheme, host, path, query = m.groups()
-                if path is None or not ("//" in path or "/." in path):
-                    lower = host.lower()
-                    add_host(lower)
-                    if scheme is not None and path is not None and lower == host:
-                        add_canon(url)
-                    else:
-                        add_canon(f"{scheme or 'http'}://{lower}{path or '/'}{query or ''}")
-                    continue
-        try:
-            p = _checked_slow_parts(url)  # type: ignore[arg-type]
-        except InvalidUrl as err:
-            errors[i] = err
-            add_host("")
-            add_canon(None)
-            continue
-        add_host(p.host)
-        add_canon(str(p))
-    return hosts, canon, errors
+    return _canonical_batch(urls, False)
+
+
+def canonical_hosts_and_expressions(urls: Sequence[object]
+                                    ) -> tuple[list[str], list[str | None], dict[int, InvalidUrl]]:
+    """Hosts and lookup expressions (canonical URL without scheme) of many URLs: the
+    hot path of loading a list. Errors as in :func:`canonical_hosts_and_urls`."""
+    return _canonical_batch(urls, True)
 
 
 def canonical_host_and_url(url: str | bytes) -> tuple[str, str]:
