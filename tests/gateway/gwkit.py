@@ -91,6 +91,20 @@ def seed(sessions, sim: SimHandle | None, *, inbox: tuple[str, ...] = (), case_n
     return case_no
 
 
+def start_loop(sessions, sim: SimHandle | None) -> str:
+    """:func:`seed`, then the victim's 50,000 yuan reported and the loop started at A (ICBC)."""
+    from fanzha.gateway import loop
+    from fanzha.store.models import Victim
+
+    case_no = seed(sessions, sim)
+    with transaction(sessions) as s:
+        case = services.get_case(s, case_no)
+        case.loss_fen = 5_000_000
+        s.add(Victim(case=case, name="受害人", account=VICTIM, loss_fen=5_000_000))
+        loop.start(s, case, [(A, "ICBC", None)])
+    return case_no
+
+
 def queue(sessions, case_no: str, kind: str, inst: str, target: str, amount_fen: int | None = None,
           round_no: int = 0) -> int:
     with transaction(sessions) as s:

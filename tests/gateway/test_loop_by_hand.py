@@ -17,7 +17,7 @@ from fanzha.store import services
 from fanzha.store.db import transaction
 from fanzha.store.models import Order, Victim
 
-from gwkit import A, START, VICTIM, ManualClock, dispatch, seed  # noqa: E402
+from gwkit import A, START, VICTIM, ManualClock, dispatch, seed, start_loop  # noqa: E402
 from fanzha.gateway.loop import Placed
 from test_loop_core import facts, statement  # noqa: E402
 
@@ -57,12 +57,7 @@ def _race(sessions, keys, make_sim, round_s: float | None) -> tuple[int, list]:
     answered, then moves to +200 s — while a by-hand order waits for its round."""
     clock = ManualClock(START + timedelta(seconds=30))
     h = make_sim(clock=clock)
-    case_no = seed(sessions, h)
-    with transaction(sessions) as s:
-        case = services.get_case(s, case_no)
-        case.loss_fen = 5_000_000
-        s.add(Victim(case=case, name="受害人", account=VICTIM, loss_fen=5_000_000))
-        loop.start(s, case, [(A, "ICBC", None)])
+    start_loop(sessions, h)
     policy = loop.LoopPolicy(officer_round=timedelta(seconds=round_s)) if round_s else None
     loop.warm_up()
     dispatch(sessions, keys, deadline_s=2.0, loop_policy=policy)

@@ -11,10 +11,9 @@ from sqlalchemy import select
 from fanzha.gateway import loop
 from fanzha.gateway.simulator import Faults
 from fanzha.store import services
-from fanzha.store.db import transaction
-from fanzha.store.models import Order, Victim
+from fanzha.store.models import Order
 
-from gwkit import A, B, START, VICTIM, ManualClock, dispatch, seed  # noqa: E402
+from gwkit import A, B, START, ManualClock, dispatch, start_loop  # noqa: E402
 
 
 def test_the_loop_holds_money_across_two_layers_at_two_institutions(sessions, keys, make_sim, centre):
@@ -22,12 +21,7 @@ def test_the_loop_holds_money_across_two_layers_at_two_institutions(sessions, ke
     # and T3 (10,000 cashed out of A) have happened; T4 (B on to C) not yet
     clock = ManualClock(START + timedelta(seconds=100), speed=50)
     h = make_sim(clock=clock, by={"ALIPAY": Faults(latency_s=(1, 5), callback_rate=1.0)})
-    case_no = seed(sessions, h)
-    with transaction(sessions) as s:
-        case = services.get_case(s, case_no)
-        case.loss_fen = 5_000_000
-        s.add(Victim(case=case, name="受害人", account=VICTIM, loss_fen=5_000_000))
-        loop.start(s, case, [(A, "ICBC", None)])
+    case_no = start_loop(sessions, h)
     d = dispatch(sessions, keys, callback_url=centre.url + "/gateway/callbacks", answer_poll_s=5.0, deadline_s=30)
     # the orders decided on the first layer's answer left straight from the transaction
     # that wrote it (leased there), not by reading them back from the outbox

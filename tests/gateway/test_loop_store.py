@@ -14,7 +14,7 @@ from fanzha.store import services
 from fanzha.store.db import transaction
 from fanzha.store.models import CaseEvent, Order, Victim
 
-from gwkit import A, B, C, START, VICTIM, seed  # noqa: E402
+from gwkit import A, B, C, START, VICTIM, seed, start_loop  # noqa: E402
 from test_loop_core import INST, rows_of  # noqa: E402
 
 
@@ -27,13 +27,7 @@ def _answer(order: Order, account: str, until_s: int, balance: str) -> p.Answer:
 
 
 def _start(sessions) -> str:
-    case_no = seed(sessions, None)
-    with transaction(sessions) as s:
-        case = services.get_case(s, case_no)
-        s.add(Victim(case=case, name="受害人", account=VICTIM, loss_fen=5_000_000))
-        case.loss_fen = 5_000_000
-        loop.start(s, case, [(A, "ICBC", None)])
-    return case_no
+    return start_loop(sessions, None)
 
 
 def _orders(sessions):
