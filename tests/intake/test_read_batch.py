@@ -134,6 +134,15 @@ def test_ngram_lookup_is_the_vocabulary_lookup(text: str) -> None:
 
 
 @settings(max_examples=100, deadline=None)
+@given(st.lists(_TEXT, max_size=6))
+def test_ngram_lookup_of_a_batch_is_each_text_own(texts: list[str]) -> None:
+    model = default_classifier()
+    norms = [normalise(t) for t in texts]
+    assert [f.tolist() for f in model._lookup_ngrams_many(norms)] == \
+        [[model.index.get(g, -1) for g, _ in ngrams(norm)] for norm in norms]
+
+
+@settings(max_examples=100, deadline=None)
 @given(_TEXT)
 def test_evidence_is_the_character_rule(text: str) -> None:
     model = default_classifier()

@@ -252,8 +252,16 @@ class Classifier:
         with the normalised text they index, and the lexicon hits. Every n-gram of the text is looked up in one pass; the
         features are listed in the order they first occur (the order they are summed in)."""
         norm = normalise(text)
+        return self._features_of(norm, self._lookup_ngrams(norm))
+
+    def _features_many(self, texts: list[str]) -> list[tuple]:
+        """:meth:`_features` of many texts, their n-grams looked up all at once."""
+        norms = [normalise(t) for t in texts]
+        return [self._features_of(norm, found) for norm, found in zip(norms, self._lookup_ngrams_many(norms))]
+
+    def _features_of(self, norm: str, found: np.ndarray) -> tuple:
+        """:meth:`_features` of a normalised text, its n-grams already looked up (``found``)."""
         n_chars = len(norm)
-        found = self._lookup_ngrams(norm)
         at = np.flatnonzero(found >= 0)
         ids = found[at]
         starts, lengths = _ngram_grid(n_chars)
@@ -267,31 +275,53 @@ class Classifier:
 
     def _lookup_ngrams(self, norm: str) -> np.ndarray:
         """The vocabulary index of every n-gram of ``norm`` (-1 when it has none), in the
-        order :func:`ngrams` lists them. Each n-gram is read as a number (its characters'
-        ranks in the vocabulary's alphabet, in base ``len(alphabet) + 1``) and looked up
-        in the sorted numbers of the vocabulary, all at once; an n-gram with a character
-        outside the alphabet is in no vocabulary."""
+        order :func:`ngrams` lists them (see :meth:`_lookup_ngrams_many`)."""
+        return self._lookup_ngrams_many([norm])[0]
+
+    def _lookup_ngrams_many(self, norms: list[str]) -> list[np.ndarray]:
+        """:meth:`_lookup_ngrams` of each text. Each n-gram is read as a number (its
+        characters' ranks in the vocabulary's alphabet, in base ``len(alphabet) + 1``) and
+        looked up in the sorted numbers of the vocabulary; the n-grams of all the texts
+        are read from their concatenation and looked up at once. An n-gram with a
+        character outside the alphabet is in no vocabulary."""
         table = self._ngram_table()
-        if table is None or not norm:
-            grams = [norm[i:i + n] for n in NGRAM_SIZES for i in range(len(norm) - n + 1)]
-            return np.fromiter(map(self.index.get, grams, itertools.repeat(-1)), np.int64, len(grams))
+        if not norms:
+            return []
+        if table is None:
+            out = []
+            for norm in norms:
+                grams = [norm[i:i + n] for n in NGRAM_SIZES for i in range(len(norm) - n + 1)]
+                out.append(np.fromiter(map(self.index.get, grams, itertools.repeat(-1)), np.int64, len(grams)))
+            return out
         ranks, base, keys, rows = table
-        points = np.frombuffer(norm.encode("utf-32-le", "surrogatepass"), np.uint32)
+        whole = "".join(norms)
+        total = len(whole)
+        points = np.frombuffer(whole.encode("utf-32-le", "surrogatepass"), np.uint32)
         code = ranks[np.minimum(points, len(ranks) - 1)]
         outside = np.concatenate([[0], np.cumsum(code == 0)])
-        parts = []
+        parts = []  # per size: the number of every n-gram of the concatenation, by start
         for n in NGRAM_SIZES:
-            m = len(norm) - n + 1
-            if m <= 0:
-                continue
+            m = max(total - n + 1, 0)
             key = code[:m].copy()
             for j in range(1, n):
                 key = key * base + code[j:j + m]
             key[outside[n:n + m] != outside[:m]] = -1
             parts.append(key)
-        key = np.concatenate(parts)
+        # Each text's own n-grams (none across two texts), size by size, texts in order.
+        lengths = np.fromiter(map(len, norms), np.int64, len(norms))
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        first = np.cumsum([0] + [len(k) for k in parts])[:-1]  # where each size begins in the concatenated parts
+        sizes = np.asarray(NGRAM_SIZES, np.int64)
+        counts = np.maximum(lengths[:, None] - sizes[None, :] + 1, 0)  # text × size
+        begin = (first[None, :] + starts[:, None]).ravel()
+        flat = counts.ravel()
+        total_grams = int(flat.sum())
+        pick = np.repeat(begin - np.concatenate([[0], np.cumsum(flat)[:-1]]), flat) + np.arange(total_grams)
+        # A batch's texts share most of their n-grams: each distinct one is looked up once.
+        key, again = np.unique(np.concatenate(parts)[pick], return_inverse=True)
         at = np.minimum(np.searchsorted(keys, key), len(keys) - 1)
-        return np.where(keys[at] == key, rows[at], -1)
+        found = np.where(keys[at] == key, rows[at], -1)[again.reshape(-1)]
+        return np.split(found, np.cumsum(counts.sum(axis=1))[:-1])
 
     def _ngram_table(self) -> tuple[np.ndarray, int, np.ndarray, np.ndarray] | None:
         """For :meth:`_lookup_ngrams`: each code point's rank in the alphabet (0 outside
@@ -389,7 +419,7 @@ class Classifier:
         texts = list(texts)
         for n, text in enumerate(texts):
             check_text(text, where=where if where == "text" else f"{where}[{n}]")
-        parts = [self._features(t) for t in texts]
+        parts = self._features_many(texts)
         probs = self.probabilities(self.scores_many([idx for idx, _, _ in parts])) if parts else []
         out = []
         for text, (_, occurrences, hits), p in zip(texts, parts, probs):

@@ -262,7 +262,10 @@ _CN_NUM = "零〇一二两三四五六七八九十百千万亿壹贰叁肆伍陆
 # Digit runs are possessive (``\d++``): the repeated group must never try the ways of
 # splitting one run of digits, which is exponential when the match fails.
 _NUMPART = (r"(?:(?:(?:\d{1,3}(?:,\d{3})+(?![\d,])|\d++)(?:\.\d++)?(?:[kKwW](?![A-Za-z]))?)|[" + _CN_NUM + r"])+")
+# The lookahead names every character a match can start with (a prefix's first or a
+# number's), so the scan skips every other position at once instead of trying the pattern there.
 _AMOUNT = re.compile(
+    r"(?=[人RrC¥￥\d" + _CN_NUM + r"])"
     r"(?P<pre>(?:人民币|RMB|rmb|CNY|¥|￥)\s*)?(?P<num>" + _NUMPART + r")(?P<approx>多|余|来)?\s*"
     r"(?P<unit>元钱|块钱|元|圆|块|yuan|RMB|rmb)?"
     r"(?P<tail>(?:[\d零一二两三四五六七八九壹贰叁肆伍陆柒捌玖][角毛])?(?:零?[\d一二两三四五六七八九壹贰叁肆伍陆柒捌玖]分)?)"
@@ -472,13 +475,10 @@ def _amounts(mt: str, out: Extraction) -> None:
     hits: list[tuple[int, int]] = []  # (position, fen)
     taken: set[int] = set()
     for m in _AMOUNT.finditer(mt):
-        num = m.group("num")
-        if not any(c.isdigit() or c in _CN_NUM for c in num):
-            continue
-        pre, unit = m.group("pre"), m.group("unit")
-        after = mt[m.end():m.end() + 6]
-        before = mt[max(0, m.start() - 12):m.start()]
+        num, pre, unit = m.group("num", "pre", "unit")
         is_arabic = num[0].isdigit()
+        if not is_arabic and not any(c.isdigit() or c in _CN_NUM for c in num):
+            continue
         foreign = None if unit or pre else _FOREIGN.match(mt, m.end("approx") if m.group("approx") else m.end("num"))
         if foreign:
             try:
@@ -492,13 +492,15 @@ def _amounts(mt: str, out: Extraction) -> None:
             continue  # 一块 is "together", 三块蛋糕 is cake
         if unit and unit.lower() == "rmb" and not is_arabic:
             continue
+        # A bare number (most are dates, times and counts) is rejected by its cheapest test first.
         if pre or unit:
             accepted = True
         elif _BIG_UNIT.search(num) and not (num[0] in "万亿" or num[-1] in "wW" and not is_arabic):
-            accepted = bool(_MONEY_CONTEXT.search(before)) and not _COUNTER_AFTER.match(after)
-        elif is_arabic and num.replace(",", "").split(".")[0].isdigit():
-            accepted = (bool(_VERB_BEFORE.search(before)) and not _COUNTER_AFTER.match(after)
-                        and len(num.replace(",", "").split(".")[0]) <= 8)
+            accepted = (not _COUNTER_AFTER.match(mt[m.end():m.end() + 6])
+                        and bool(_MONEY_CONTEXT.search(mt[max(0, m.start() - 12):m.start()])))
+        elif is_arabic and (whole := num.replace(",", "").split(".")[0]).isdigit():
+            accepted = (len(whole) <= 8 and not _COUNTER_AFTER.match(mt[m.end():m.end() + 6])
+                        and bool(_VERB_BEFORE.search(mt[max(0, m.start() - 12):m.start()])))
         else:
             accepted = False
         if not accepted:

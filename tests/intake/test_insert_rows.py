@@ -1,0 +1,85 @@
+"""Bulk filing writes its big tables through the driver (values in the driver's form):
+what is stored must be exactly what a Core insert stores, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import insert, select, text
+
+from fanzha.intake.service import _insert_rows
+from fanzha.store import seed
+from fanzha.store.db import transaction
+from fanzha.store.models import Case, CaseEvent, Institution, Order, OrderEvent, Report
+
+AT = datetime(2024, 5, 1, 2, 0, 7, tzinfo=timezone(timedelta(hours=8)))  # whole seconds: no microseconds
+
+
+def _raw(session, table, ids) -> list[tuple]:
+    """The stored values as the database hands them back, without the type's conversions."""
+    cols = ", ".join(c.name for c in table.c if c.name != "id")
+    rows = session.connection().exec_driver_sql(f"SELECT id, {cols} FROM {table.name} ORDER BY id").all()
+    return [r[1:] for r in rows if r[0] in ids]
+
+
+def _both(session, table, rows, again=None) -> tuple[list, list]:
+    """The rows written by a Core insert and (``again``, or the same) by the driver path;
+    their raw stored values."""
+    core = {i for (i,) in session.execute(insert(table).returning(table.c.id), rows)}
+    ours = _insert_rows(session, table, again or rows, returning=("id", "id"))
+    return _raw(session, table, core), _raw(session, table, {i for i, _ in ours})
+
+
+def test_driver_rows_are_stored_as_core_rows(sessions):
+    with transaction(sessions) as s:
+        seed.seed_reference(s)
+    with transaction(sessions) as s:
+        case_rows = [{"case_no": f"FZ-{n}", "status": "open", "scam_type": None if n else "impersonation",
+                      "unit_id": None, "summary": "被冒充客服诈骗" * n, "escalated_to_id": None,
+                      "opened_at": AT + timedelta(microseconds=n * 123), "loss_fen": n * 10**9, "emergency": bool(n)}
+                     for n in range(3)]
+        core, ours = _both(s, Case.__table__, case_rows, [{**r, "case_no": r["case_no"] + "b"} for r in case_rows])
+        assert [r[1:] for r in core] == [r[1:] for r in ours]  # case_no is unique: compared without it
+        cid = s.execute(select(Case.id).limit(1)).scalar_one()
+        report_rows = [{"source": "110", "external_id": None, "received_at": AT, "district": "思明区", "address": "",
+                        "scam_type": None, "loss_fen": 0, "text": "转账5万元", "caller": "", "paid_at": p,
+                        "fingerprint": f"fp{n}", "case_id": cid, "created_by": "desk"}
+                       for n, p in enumerate([None, AT - timedelta(minutes=20, microseconds=5)])]
+        core, ours = _both(s, Report.__table__, report_rows)
+        assert core == ours
+        event_rows = [{"case_id": cid, "at": AT, "kind": "classified", "actor": "intake",
+                       "detail": {"scam_type": "刷单", "evidence": ["返利", "QQ"], "loss": 12, "none": None}},
+                      {"case_id": cid, "at": AT, "kind": "filed", "actor": "desk", "detail": {}}]
+        core, ours = _both(s, CaseEvent.__table__, event_rows)
+        assert core == ours
+        # Orders leave columns to their defaults, as the outbox's rows do.
+        iid = s.execute(select(Institution.id).limit(1)).scalar_one()
+        order_rows = [{"case_id": cid, "institution_id": iid, "kind": "stop_payment", "target": "6212", "amount_fen": a,
+                       "legal_basis": "第十八条", "idempotency_key": f"k{a}", "created_by": "intake",
+                       "request": {"amount_fen": a}} for a in (None, 5)]
+        core = {i for (i,) in s.execute(insert(Order.__table__).returning(Order.id), order_rows)}
+        ours = {i for _, i in _insert_rows(s, Order.__table__, [{**r, "idempotency_key": r["idempotency_key"] + "b"}
+                                                                 for r in order_rows],
+                                           returning=("idempotency_key", "id"))}
+        clock = {"created_at", "updated_at"}
+        keep = [n for n, c in enumerate(c for c in Order.__table__.c if c.name != "id")
+                if c.name not in clock | {"idempotency_key"}]
+        assert [[r[n] for n in keep] for r in _raw(s, Order.__table__, core)] == \
+            [[r[n] for n in keep] for r in _raw(s, Order.__table__, ours)]
+        oid = min(core)
+        event = [{"order_id": oid, "at": AT, "from_state": None, "to_state": "pending", "actor": "intake", "note": ""}]
+        core, ours = _both(s, OrderEvent.__table__, event)
+        assert core == ours
+        # and the model reads them back as it reads its own
+        got = s.execute(select(Report.paid_at).where(Report.fingerprint == "fp1")).scalars().all()
+        assert got == [AT - timedelta(minutes=20, microseconds=5)] * 2
+
+
+def test_many_rows_in_several_statements(sessions):
+    with transaction(sessions) as s:
+        rows = [{"source": "import", "external_id": f"x{n}", "received_at": AT, "district": "", "address": "",
+                 "scam_type": None, "loss_fen": n, "text": "t", "caller": "", "paid_at": None,
+                 "fingerprint": f"f{n}", "case_id": None, "created_by": "b"} for n in range(300)]
+        ids = dict(_insert_rows(s, Report.__table__, rows, returning=("fingerprint", "id")))
+        assert len(ids) == 300 and len(set(ids.values())) == 300
+        assert s.execute(text("SELECT count(*) FROM reports")).scalar_one() == 300
