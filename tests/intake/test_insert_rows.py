@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import insert, select, text
 
-from fanzha.intake.service import _insert_rows
+from fanzha.store.db import insert_rows
 from fanzha.store import seed
 from fanzha.store.db import transaction
 from fanzha.store.models import Case, CaseEvent, Institution, Order, OrderEvent, Report
@@ -26,7 +26,7 @@ def _both(session, table, rows, again=None) -> tuple[list, list]:
     """The rows written by a Core insert and (``again``, or the same) by the driver path;
     their raw stored values."""
     core = {i for (i,) in session.execute(insert(table).returning(table.c.id), rows)}
-    ours = _insert_rows(session, table, again or rows, returning=("id", "id"))
+    ours = insert_rows(session, table, again or rows, returning=("id", "id"))
     return _raw(session, table, core), _raw(session, table, {i for i, _ in ours})
 
 
@@ -58,7 +58,7 @@ def test_driver_rows_are_stored_as_core_rows(sessions):
                        "legal_basis": "第十八条", "idempotency_key": f"k{a}", "created_by": "intake",
                        "request": {"amount_fen": a}} for a in (None, 5)]
         core = {i for (i,) in s.execute(insert(Order.__table__).returning(Order.id), order_rows)}
-        ours = {i for _, i in _insert_rows(s, Order.__table__, [{**r, "idempotency_key": r["idempotency_key"] + "b"}
+        ours = {i for _, i in insert_rows(s, Order.__table__, [{**r, "idempotency_key": r["idempotency_key"] + "b"}
                                                                  for r in order_rows],
                                            returning=("idempotency_key", "id"))}
         clock = {"created_at", "updated_at"}
@@ -80,6 +80,6 @@ def test_many_rows_in_several_statements(sessions):
         rows = [{"source": "import", "external_id": f"x{n}", "received_at": AT, "district": "", "address": "",
                  "scam_type": None, "loss_fen": n, "text": "t", "caller": "", "paid_at": None,
                  "fingerprint": f"f{n}", "case_id": None, "created_by": "b"} for n in range(300)]
-        ids = dict(_insert_rows(s, Report.__table__, rows, returning=("fingerprint", "id")))
+        ids = dict(insert_rows(s, Report.__table__, rows, returning=("fingerprint", "id")))
         assert len(ids) == 300 and len(set(ids.values())) == 300
         assert s.execute(text("SELECT count(*) FROM reports")).scalar_one() == 300

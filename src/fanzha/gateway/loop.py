@@ -572,10 +572,7 @@ def _create_orders(session, todo: list[tuple[Any, NewOrder, Any, str | None, dic
     :class:`~fanzha.store.services.OrderRow` with their ``id``), leased to the dispatcher
     recording the answers (``LEASE_TO``) when it can send them now.
     """
-    from sqlalchemy import insert
-
-    from fanzha.store.models import Order, OrderEvent
-    from fanzha.store.services import OrderSpec, order_rows
+    from fanzha.store.services import OrderSpec, insert_order_rows, order_rows
 
     specs = [OrderSpec(case, o.kind, inst, o.account, o.legal_basis or _basis(o.kind), o.amount_fen, o.key,
                        o.expires_at, o.layer, {"loop": {"layer": o.layer, "after": after, "reason": o.reason,
@@ -588,15 +585,10 @@ def _create_orders(session, todo: list[tuple[Any, NewOrder, Any, str | None, dic
         return []
     for row in made:
         v = row.values
-        v["case_id"], v["institution_id"] = row.case.id, row.institution.id
         leased = lease is not None and row.institution.api_url and row.institution.id not in lease[2] \
             and v["next_attempt_at"] is None
         v["leased_by"], v["lease_until"] = (lease[0], lease[1]) if leased else (None, None)
-    t, te = Order.__table__, OrderEvent.__table__
-    ids = dict(session.execute(insert(t).returning(t.c.idempotency_key, t.c.id), [r.values for r in made]).all())
-    for row in made:
-        row.values["id"] = ids[row.values["idempotency_key"]]
-    session.execute(insert(te), [{**row.event, "order_id": row.values["id"]} for row in made])
+    insert_order_rows(session, made)
     return made
 
 

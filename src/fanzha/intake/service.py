@@ -28,7 +28,6 @@ import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import bindparam, or_, select, update
@@ -38,13 +37,12 @@ from fanzha.errors import InputError
 from fanzha.intake import routing
 from fanzha.linking.identifiers import normalise_identifier
 from fanzha.store import services
+from fanzha.store.db import insert_rows
 from fanzha.store.models import (
     Case,
     CaseEvent,
     Identifier,
     Institution,
-    Order,
-    OrderEvent,
     Report,
     Unit,
     UnitZone,
@@ -523,72 +521,6 @@ def file_read(session: Session, reads: Sequence[ReadReport | InputError], *, act
     return out
 
 
-# Rows at most per statement when the ids come back (one multi-row INSERT … RETURNING):
-# its parameters stay within SQLite's oldest limit (999) and far within PostgreSQL's.
-_MAX_PARAMETERS = 999
-
-
-def _column_plan(session: Session, table, keys: tuple[str, ...]) -> tuple:
-    """How rows with ``keys`` go to ``table`` through the driver: the columns written
-    (those given, then those with a Python-side default, as a Core insert fills them) and,
-    per column, its default and its type's bind processor for this database — so the
-    stored values are exactly those a Core insert stores."""
-    dialect = session.get_bind().dialect
-    cache = session.info.setdefault("intake.columns", {})
-    key = (table.name, dialect.name, keys)
-    if key not in cache:
-        given = [table.c[k] for k in keys]
-        defaulted = [c for c in table.c if c.name not in keys and c.default is not None and c.default.is_scalar]
-        defaulted += [c for c in table.c if c.name not in keys and c.default is not None and c.default.is_callable]
-        cols = given + defaulted
-        procs = [(c.type.dialect_impl(dialect).bind_processor(dialect), c.type.hashable) for c in cols]
-        mark = "?" if dialect.paramstyle == "qmark" else "%s"
-        q = dialect.identifier_preparer
-        head = f"INSERT INTO {q.format_table(table)} ({', '.join(q.quote(c.name) for c in cols)}) VALUES "
-        cache[key] = (given, defaulted, procs, head, "(" + ", ".join([mark] * len(cols)) + ")")
-    return cache[key]
-
-
-def _insert_rows(session: Session, table, rows: list[dict[str, Any]],
-                 returning: tuple[str, str] | None = None) -> list[tuple]:
-    """Insert ``rows`` (dicts with the same keys) through the DB-API cursor, values already
-    in the driver's form: the per-parameter work of a Core insert is the bulk of writing a
-    chunk. With ``returning`` (two columns), the rows' values of those columns, in no set order."""
-    if not rows:
-        return []
-    given, defaulted, procs, head, one = _column_plan(session, table, tuple(rows[0]))
-    take = itemgetter(*[c.name for c in given]) if len(given) > 1 else (lambda row: (row[given[0].name],))
-    scalars = [c.default.arg for c in defaulted if c.default.is_scalar]
-    calls = [c.default.arg for c in defaulted if c.default.is_callable]
-    # A value repeated down a column (the batch's clock time on every event) is converted once.
-    converted = [(i, p, {} if hashable else None) for i, (p, hashable) in enumerate(procs) if p is not None]
-    values = []
-    for row in rows:
-        v = [*take(row), *scalars, *(f(None) for f in calls)]
-        for i, p, seen in converted:
-            x = v[i]
-            if seen is None:
-                v[i] = p(x)
-            elif x in seen:
-                v[i] = seen[x]
-            else:
-                v[i] = seen[x] = p(x)
-        values.append(tuple(v))
-    conn = session.connection()
-    if returning is None:
-        conn.exec_driver_sql(head + one, values)
-        return []
-    q = session.get_bind().dialect.identifier_preparer
-    tail = f" RETURNING {q.quote(returning[0])}, {q.quote(returning[1])}"
-    step = max(1, _MAX_PARAMETERS // len(procs))
-    out: list[tuple] = []
-    for i in range(0, len(values), step):
-        part = values[i:i + step]
-        out += conn.exec_driver_sql(head + ", ".join([one] * len(part)) + tail,
-                                    tuple(x for v in part for x in v)).all()
-    return out
-
-
 def _write(session: Session, plans: list[Plan], actor: str) -> dict[int, int]:
     """Write the plans' rows; the number of new orders per plan (by ``id``)."""
     now = utcnow()
@@ -600,7 +532,7 @@ def _write(session: Session, plans: list[Plan], actor: str) -> dict[int, int]:
         rows = [{**p.case.row, "opened_at": now, "loss_fen": p.case.loss_fen, "emergency": p.case.emergency}
                 for p in opened]
         # Rows come back keyed by a value unique in the batch, not in order.
-        ids = dict(_insert_rows(session, Case.__table__, rows, returning=("case_no", "id")))
+        ids = dict(insert_rows(session, Case.__table__, rows, returning=("case_no", "id")))
         for p in opened:
             p.case.id = ids[p.case.case_no]
     changed = {id(p.case): p.case for p in filed if p.outcome == "follow_up" and p.case.changed}
@@ -614,13 +546,13 @@ def _write(session: Session, plans: list[Plan], actor: str) -> dict[int, int]:
              "text": r.inc.text, "caller": r.inc.caller, "paid_at": r.inc.paid_at, "fingerprint": r.fingerprint,
              "case_id": p.case.id, "created_by": actor} for p in filed for r in [p.read]]
     # A fingerprint is filed once per batch (the second is a duplicate): it names the row.
-    ids = dict(_insert_rows(session, Report.__table__, rows, returning=("fingerprint", "id")))
+    ids = dict(insert_rows(session, Report.__table__, rows, returning=("fingerprint", "id")))
     for p in filed:
         p.report.id = ids[p.read.fingerprint]
     identifiers = [{"report_id": p.report.id, "kind": k, "value": v} for p in filed for k, v in p.read.identifiers]
-    _insert_rows(session, Identifier.__table__, identifiers)
+    insert_rows(session, Identifier.__table__, identifiers)
     victims = [{**p.victim, "case_id": p.case.id} for p in filed if p.victim]
-    _insert_rows(session, Victim.__table__, victims)
+    insert_rows(session, Victim.__table__, victims)
 
     # Emergency orders, through the outbox's checks (one query for the keys in use).
     chases = [(p, s) for p in filed for s in p.steps if isinstance(s, Chase)]
@@ -637,7 +569,7 @@ def _write(session: Session, plans: list[Plan], actor: str) -> dict[int, int]:
                                                 "target": s.target})
             kind, who, detail = s
             events.append({"case_id": p.case.id, "at": now, "kind": kind, "actor": who, "detail": detail})
-    _insert_rows(session, CaseEvent.__table__, events)
+    insert_rows(session, CaseEvent.__table__, events)
     # Cases this session holds were changed underneath it: read them afresh when next used.
     for cid in {p.case.id for p in filed}:
         obj = session.identity_map.get(session.identity_key(Case, cid))
@@ -664,13 +596,7 @@ def _queue_orders(session: Session, chases: list[tuple[Plan, Chase]], actor: str
     made = services.order_rows(session, [
         services.OrderSpec(p.case, s.kind, insts[s.institution], s.target, EMERGENCY_BASIS, s.amount_fen)
         for p, s in chases], created_by=actor)
-    new = list({id(o): o for o, is_new in made if is_new}.values())
-    if new:
-        rows = [{**o.values, "case_id": o.case.id, "institution_id": o.institution.id} for o in new]
-        # Rows come back keyed by the idempotency key (unique), not in order (see _write).
-        ids = dict(_insert_rows(session, Order.__table__, rows, returning=("idempotency_key", "id")))
-        _insert_rows(session, OrderEvent.__table__, [{**o.event, "order_id": ids[o.values["idempotency_key"]]}
-                                                     for o in new])
+    services.insert_order_rows(session, list({id(o): o for o, is_new in made if is_new}.values()))
     return {id(s): is_new for (_, s), (_, is_new) in zip(chases, made)}
 
 

@@ -119,6 +119,23 @@ def order_rows(session: Session, specs: Sequence[OrderSpec], *,
     return _orders(session, specs, created_by=created_by, as_rows=True)
 
 
+def insert_order_rows(session: Session, rows: Sequence[OrderRow]) -> None:
+    """Write new orders from :func:`order_rows` (their values may be added to, e.g. a
+    lease) and their first events with multi-row inserts; each row's ``values["id"]``
+    is set to its order's id."""
+    from fanzha.store.db import insert_rows
+
+    if not rows:
+        return
+    for row in rows:
+        row.values["case_id"], row.values["institution_id"] = row.case.id, row.institution.id
+    # ids come back keyed by the idempotency key (unique), not in the rows' order
+    ids = dict(insert_rows(session, Order.__table__, [r.values for r in rows], returning=("idempotency_key", "id")))
+    for row in rows:
+        row.values["id"] = ids[row.values["idempotency_key"]]
+    insert_rows(session, OrderEvent.__table__, [{**r.event, "order_id": r.values["id"]} for r in rows])
+
+
 def create_orders(session: Session, specs: Sequence[OrderSpec], *,
                   created_by: str) -> list[tuple[Order, bool]]:
     """Put orders in the outbox, in the caller's transaction: ``(order, created)`` per
