@@ -32,7 +32,9 @@ text by text. Batch 3 was written before this generator was rewritten, and none 
 scenarios was then put into it; batch 4 was written before the "more voices" were added;
 the "wider scenarios" were added after batch 5's figure was taken (batch 5 then served as
 a development set, read for missing scenarios, never copied) and after batch 6 was written
-and sealed (see README.md).
+and sealed; the "scenarios added after batch 6's figure" (and the genuine look-alikes,
+stopped attempts and scenario warnings of ``not_fraud``) after batch 7 was written and
+sealed, with batch 6 as a development set (see README.md).
 
 Run: ``python corpus/generate_train.py`` (deterministic: the seed is fixed).
 """
@@ -1265,6 +1267,203 @@ KINDS["police_impersonation"].scenarios += [
 ]
 
 
+# --- scenarios added after batch 6's figure -----------------------------------------
+#
+# Batch 6, once its figure was taken, became a development set: read for what the
+# generator lacked. Added here, every sentence written anew: the fraudster's SMS that
+# imitates an official notice (a courier's re-delivery fee, a court's summons, a subsidy
+# to claim), callers from more offices (fire brigade, market regulator, health office),
+# fixers who claim connections (residence permits, school places, bail), unordered
+# cash-on-delivery parcels, hush money demanded by a "journalist", paid credit-report
+# "appeals", loans for course fees, children buying game costumes with a parent's phone,
+# sellers whose game money is "held" until they pay, a landlord or a reunion organiser
+# impersonated, video-chat blackmail and a lover's lawsuit in romance, physical gold
+# held in an app; and in ``not_fraud`` more genuine notices (a game's event, a utility
+# bill, a school's own payment platform, an official resale market, a dissuasion that
+# saved the money, a warning passed on).
+
+COURIERS = ["中通", "圆通", "韵达", "申通", "顺丰", "京东物流", "极兔", "邮政EMS", "德邦"]
+OFFICES = ["消防救援大队", "市场监督管理局", "卫生健康委", "生态环境局", "人力资源和社会保障局", "住房和城乡建设局", "城市管理执法局",
+           "文化市场执法队", "应急管理局", "街道办"]
+SUBSIDIES = ["育儿补贴", "生育津贴", "失业补助金", "燃气补贴", "职业技能提升补贴", "高温补贴", "农机购置补贴", "电动车以旧换新补贴", "退役军人慰问金"]
+FIXES = ["办理本地户口", "进重点小学", "安排事业单位编制", "让家人提前减刑", "给被拘留的亲戚办取保", "把驾照的分消掉", "拿到公租房名额", "让孩子进部队"]
+COSTUMES = ["限定时装", "稀有坐骑", "皮肤礼包", "传说皮肤", "赛季通行证", "宠物蛋", "抽卡券"]
+SLOTS.update({"courier": lambda: pick(COURIERS), "office": lambda: pick(OFFICES), "subsidy": lambda: pick(SUBSIDIES),
+              "fix": lambda: pick(FIXES), "costume": lambda: pick(COSTUMES)})
+
+KINDS["customer_service"].scenarios += [
+    Sc(["短信里说我的快件因为地址不全卡在了网点", "短信说包裹派送失败，要补交一笔很少的重新派送费"],
+       ["点开链接填了收件地址，又让填银行卡号和短信码，几分钟后卡里少了{mid}", "网页上付了一块钱，接着又跳出来说支付失败要换卡重付，两张卡都被划走了钱"],
+       ["【{courier}】您有一件快递因收件信息不完整暂存网点，请于今日内点击{url}更正并支付1.5元派送费，过期退回寄件人",
+        "【{courier}快递】您的包裹派件失败，需重新预约投递，请访问{url}，逾期包裹将被销毁"],
+       ["点击冒充快递的短信链接被盗刷{mid}", "冒充快递公司发送补交运费短信诈骗"],
+       contact=["我收到一条说是{courier}发的短信", "手机上来了一条快递派送失败的短信", "我在等一个快递，正好收到一条补运费的短信"]),
+    Sc(["对方说我发出去的那件行李在分拣中心压坏了", "说是快递员的失误，公司愿意按价值赔我"],
+       ["让我用手机扫一个码登记赔偿，弹出的页面要卡号和取款密码，我刚输完就来了扣款短信", "说赔款要走“理赔通道”，得先往通道里存一笔钱激活"],
+       ["您好，我是{courier}理赔专员，您寄的物品在运输中损坏，请扫码登记理赔信息"],
+       ["冒充快递理赔扫码被骗{mid}"],
+       contact=["一个说是{courier}的人打电话给我", "我寄回老家的一箱东西，快递那边打电话来"]),
+]
+
+KINDS["police_impersonation"].scenarios += [
+    Sc(["对方报了我店的名字，说上周抽查发现店里有问题要处罚", "说我的门店被人举报了，不交罚款就要停业"],
+       ["让我把罚款转到一个个人账户，说这样能从轻、还能不留记录", "交了钱去{office}一问，根本没人给我打过电话"],
+       ["我是{office}的，你们店检查不合格，罚款今天必须缴，不然明天贴封条"],
+       ["冒充{office}工作人员以罚款为名诈骗{mid}", "冒充政府部门收取罚款"],
+       contact=["我开了家小饭馆，有人打电话自称{office}", "我在{district}开了个小超市，接到一个说是{office}的电话", "一个自称{office}科长的人打到店里"]),
+    Sc(["短信说我因为欠款被人起诉了，让我打一个号码领传票", "短信上写着案号和开庭日期，看着很正式"],
+       ["打过去那边说可以庭前和解，要先交一笔和解保证金", "对方说不交诉讼费就直接缺席判决，还要冻结我的工资卡"],
+       ["【{city}市中级人民法院】您涉及一起合同纠纷，传票已生成，请于今日内致电{phone}确认，否则将依法缺席审理",
+        "【法院执行局】您名下案件即将强制执行，请立即联系承办人{phone}"],
+       ["冒充法院发送传票短信诈骗", "冒充法院工作人员以诉讼费为名诈骗{mid}"],
+       contact=["我收到一条法院发来的短信", "手机收到一条说我被起诉的短信"]),
+    Sc(["电话里说我在医院的报销记录有问题，属于骗保", "说我的社保卡被人拿去异地刷了大额药品"],
+       ["说要把医保案转给公安，公安的人又让我交保证金", "让我把存款挪到指定账户接受审查"],
+       ["您的社保卡涉嫌违规使用，已被暂停，如有疑问请按1转接{office}"],
+       ["冒充医保、社保部门诈骗{big}"],
+       contact=["有人打电话说是{city}医保中心的", "我接到一个说是社保局的电话"]),
+]
+
+KINDS["other_fraud"].scenarios += [
+    Sc(["对方说他有熟人在管这个事，能帮我{fix}", "说他认识里面的领导，只要钱到位事情就能办成"],
+       ["先收了一笔“活动经费”，后来说要请客送礼，又要了两次", "一拖就是大半年，问起来就说快了，最后人不见了"],
+       ["这事你放心，我在上面有人，钱到位一个月就给你{fix}"],
+       ["以能{fix}为名骗取钱款{mid}", "以托关系办事为名诈骗{big}"],
+       contact=["我经朋友介绍认识一个说能办事的人", "我在网上刷到有人声称能{fix}", "一个老乡说他有关系"]),
+    Sc(["快递员送来一个我没买过的到付件，我以为是家里人买的", "到付件上写着“保健品”，收件人是我的名字"],
+       ["我付了{small}签收，打开是一堆不值钱的东西", "快递单上留的电话根本打不通，想退也找不到人"],
+       ["您有一个到付包裹已到达，请备好现金或扫码付款签收"],
+       ["收到未订购的到付快递被骗{small}", "以货到付款方式寄送廉价物品骗取钱款"],
+       contact=["家里来了个货到付款的快递", "我替邻居签收了一个到付的包裹"]),
+    Sc(["对方说是记者，手上有我们单位的负面材料", "说马上就要见报，想撤下来得给点“费用”"],
+       ["我们怕影响生意就转了钱，结果那家媒体根本没这个人", "转了钱对方又说还有别的稿子，要再付一次"],
+       ["材料我已经整理好了，你们要是不想上新闻，就拿钱来谈"],
+       ["冒充记者以曝光相威胁索要钱款{mid}"],
+       contact=["我们公司接到一个自称记者的电话", "一个说是报社的人给我们厂打电话"]),
+    Sc(["短信说我能领一笔{subsidy}，点链接填资料就发", "链接打开是个很像政府网站的页面"],
+       ["我填了身份证号、银行卡号和验证码，卡里的钱随后被转走", "页面提示要先交一笔“账户认证费”才能到账"],
+       ["【{city}人社】您已符合{subsidy}领取条件，请于三日内登录{url}申领，逾期视为放弃",
+        "【补贴发放中心】您有一笔{subsidy}待领取，点击{url}填写银行卡信息"],
+       ["点击虚假补贴短信链接被骗{mid}", "以发放{subsidy}为名骗取银行卡信息"],
+       contact=["我收到一条领{subsidy}的短信", "我妈手机上收到一条说有补贴的短信"]),
+]
+KINDS["other_fraud"].brief += ["托关系办事被骗{mid}", "虚假补贴链接诈骗", "到付快递诈骗"]
+METHOD["other_fraud"] += ["以托关系办事为名收取活动经费", "寄送未订购的到付快递", "以负面报道相威胁", "以领取补贴为名骗取银行卡信息"]
+SAID["other_fraud"] += ["这事我能办，上面有人，你先把打点的钱准备好", "您的{subsidy}已到账待领取，请点击{url}"]
+METHOD["police_impersonation"] += ["冒充{office}以罚款、停业整顿相要挟", "冒充法院发送传票短信"]
+METHOD["customer_service"] += ["冒充快递公司发送补交派送费短信"]
+
+KINDS["acquaintance_impersonation"].scenarios += [
+    Sc(["短信上写着是房东，说原来收租的卡不用了", "对方说以后的房租和物业费都打到新卡上"],
+       ["我按新卡号转了这个季度的房租，房东来催租才知道那条短信不是他发的", "转过去以后再发消息就没人回了"],
+       ["我是你房东，之前的卡办了挂失，这期房租转到{card}，户名是我爱人"],
+       ["冒充房东更换收款账户骗取房租{mid}"],
+       contact=["我收到一条说是房东发的短信", "租的房子快到交租日了，来了一条短信"]),
+    Sc(["对方拉了一个群，群名是我们当年的班级名", "说大家毕业二十年了要聚一聚，他在张罗"],
+       ["群里通知每人先交聚会费和纪念品钱，我照做了，后来才知道张罗的人是冒名顶替的", "说酒店要付订金，让我先垫一下，垫完群就散了"],
+       ["各位老同学，聚会场地已订好，每人AA{small}，转给我统一结算"],
+       ["冒充老同学、老战友以聚会为名收费"],
+       contact=["有人加我说是当年的老同学", "一个自称老战友的人拉我进了群"]),
+]
+
+KINDS["romance"].scenarios += [
+    Sc(["聊了几天她就约我开视频，让我下载一个聊天软件说画质好", "视频里她让我做一些动作"],
+       ["第二天她把我手机通讯录的截图和录下的视频发过来，要钱删视频", "转了一次钱他们又要，说不给就发到我的家族群"],
+       ["视频我们都录了，你亲戚朋友的电话也在我们手上，转钱就删，不然后果自负"],
+       ["网络交友遭裸聊敲诈{mid}", "网恋视频被录屏后遭敲诈"],
+       contact=["我在一个交友软件上刷到一个女生", "晚上有个女的加我微信说想认识一下"]),
+    Sc(["他说自己在打一场官司，赢了就有一大笔钱", "他说钱暂时被法院冻住了，等解封就来娶我"],
+       ["隔三差五就说差律师费、差保证金，每次都找我要", "家里人都说他是骗子，可我一直在帮他凑钱"],
+       ["宝贝，再帮我一次，官司一结束我马上来你身边，这辈子都对你好"],
+       ["网恋对象借口打官司先后索要{mid}"],
+       contact=["我在{dating}上结识了一个男人", "网上认识的男朋友"]),
+    Sc(["每到节日他就说想看看我的心意", "说别的女孩都会给男朋友发红包"],
+       ["从五二零到他生日，一次次地要红包，后来干脆说要借钱", "我转了好多次，他一直说休假了就来看我，可从来没来过"],
+       ["今天是我们认识一百天，发个520证明你在乎我嘛", "你要是真爱我，就转个1314给我"],
+       ["网恋对象以节日红包为名索要钱款"],
+       contact=["我跟网上认识的一个人谈了半年", "我在{dating}上认识了个对象"]),
+]
+
+KINDS["game_trade"].scenarios += [
+    Sc(["孩子在{game}里被人私聊，说能便宜买{costume}", "对方说官方在搞内部活动，名额有限"],
+       ["孩子趁我睡觉用我的手机照着对方的指示付款，连付了十几次我才察觉", "对方说孩子操作错了账号被冻结，要再转钱才能解开"],
+       ["小朋友，{costume}内部价只要{small}，让爸爸妈妈扫码就能领"],
+       ["未成年人游戏内购买{costume}被骗{mid}", "以低价游戏道具为诱饵诱骗未成年人转账"],
+       contact=["我儿子玩{game}", "我女儿用我的平板玩{game}", "我上五年级的孩子在玩{game}"]),
+    Sc(["买家说钱已经付到交易平台了，让我去平台上提", "我的号挂在一个买家推荐的网站上卖"],
+       ["提现时平台说我没完成卖家认证，要交认证费", "交了认证费又说要交税和保证金，钱一直提不出来"],
+       ["卖家您好，检测到您尚未开通卖家资质，货款处于保护期，缴纳资质认证金后可与货款一同提出"],
+       ["出售游戏账号被虚假交易平台骗取认证费"],
+       contact=["我想把{game}的号卖掉", "我在{game}里有一批{item}想出手"]),
+]
+
+KINDS["credit_report"].scenarios += [
+    Sc(["说我的征信上有一条逾期，能帮我开证明删掉", "对方说是做征信异议申诉的机构，保证能删"],
+       ["先收了服务费，又要保证金，证明和删除都没见到", "过了一个季度再打报告，逾期那条还挂在上面，机构的电话成了空号"],
+       ["专业征信异议申诉，逾期、呆账均可处理，不成功全额退款"],
+       ["以修复征信、删除逾期为名骗取费用{mid}"],
+       contact=["我在网上搜怎么消除逾期记录", "有人打电话说可以帮我处理征信上的逾期"]),
+]
+
+KINDS["loan"].scenarios += [
+    Sc(["机构说学费可以分期，先上课后付款", "对方说贷款额度批了，但因为资料有问题被锁住了"],
+       ["放款前要先交风控押金，交完又说我审核没过，押金不退", "说解锁要交钱，交了又要担保金"],
+       ["您的分期申请已进入终审，请缴纳风控押金{small}，审核通过后全额退还"],
+       ["以分期付款、解锁额度为名骗取押金"],
+       contact=["我想报个培训班，对方推荐我办分期", "我在网上申请了个人借款"]),
+]
+
+KINDS["investment"].scenarios += [
+    Sc(["群里天天说金价要大涨，让大家买实物黄金放在平台的金库里", "说金子托管在平台还有利息"],
+       ["平台上显示金子升值了不少，想取的时候要交保管费和解押金", "要求提金，客服说先交税费，交了也没发货"],
+       ["实物黄金托管，回购有保障，年底金价必破新高"],
+       ["以实物黄金托管回购为名诈骗{big}"],
+       contact=["我被拉进一个买黄金的群", "有人推荐我在一个APP上买实物金"]),
+]
+
+KINDS["shopping"].scenarios += [
+    Sc(["卖家说车是别人押给他的，急着出手，手续都有", "价格比二手车市场低了一大截"],
+       ["先交了定金说好过两天验车，到了约定的地方车和人都不见了", "交了定金又让交过户费，再后来电话打不通"],
+       ["车况好，手续全，只要定金就给你留着，下午还有人来看"],
+       ["购买抵押车交定金被骗{mid}"],
+       contact=["我想买辆便宜的二手车", "我刷到有人出手一辆抵押车"]),
+]
+
+NF_MORE_LOOKALIKE = [
+    "【{game}】{game}新版本今日上线，登录即送回归礼包，详情见游戏内公告。", "【{game}】亲爱的玩家，本周限时活动已开启，完成日常任务可领取专属头像框。",
+    "我在{game}的官方交易区卖了一件装备，扣了手续费，过了公示期钱就到账了。", "孩子期末考得好，我在{game}官方商城给他买了一套皮肤当奖励。",
+    "【国家电网】您户本月电费{small}，请在缴费截止日前通过网上营业厅缴纳，已签约代扣的用户无需操作。", "【{city}水务】您户本期水费{small}，可通过支付宝生活缴费缴纳。",
+    "【燃气公司】尊敬的用户，您家燃气表余额不足，请及时通过官方渠道充值。",
+    "各位家长，本学期教辅费通过学校统一缴费系统收取，老师不会在群里发收款码，有疑问请打电话到学校核实。",
+    "学校组织研学，老师说费用统一走学校的缴费系统，我在系统里交了，电子收据也能下载。",
+    "{district}反诈中心民警在银行网点劝阻一名老人向“安全账户”汇款，老人的{big}存款保住了。",
+    "今天社区民警上门，说我的手机在预警名单里，提醒我最近接到的那个电话是诈骗，幸好我还没转钱。",
+    "【转发】冒充{courier}打电话赔钱的骗子又出来了，正规赔付都在下单的平台里走流程，陌生人发的码一律不扫。",
+    "【{courier}】您的快递已放入小区驿站，请凭取件码{code}取件。", "【{courier}】您寄出的包裹已被签收，感谢使用。",
+    "闲置的{product}在{platform}上出掉了，全程在平台里担保交易，对方签收后货款自动结算给我。",
+    "我在{platform}买的{product}坏了，在APP里申请了售后，退款原路退回了。",
+    "房东发微信说下个月起房租涨一百，我当面跟他确认过了，还是转到原来那张卡。",
+    "【{b}】您申请的房屋装修贷款已审批通过，请携带身份证到网点签约。", "银行客户经理打电话通知我贷款批了，我去网点柜台签的合同，放款前一分钱手续费都没收。",
+    "我在证券公司的官方APP上买了一只基金，这个月亏了一点，就当长期放着。",
+    "婚介所的红娘给我介绍了一个对象，在门店见的面，服务费是签了合同交的。",
+    "同学群里在张罗毕业十年聚会，班长在群里发了账单，大家见面后当场AA。",
+    "战友聚会定在下个月，老班长打电话跟我确认的，到时候现场交饭钱。",
+    "公司法务说下周有个合同纠纷要开庭，法院的传票是邮寄到公司的。",
+    "【{city}人社】您的职业技能提升补贴已发放至社保卡金融账户，请注意查收，本短信不含任何链接。",
+    "快递员送来一个到付件，我打电话问了我妈，确实是她买的，就付了钱签收了。",
+    "报社记者来厂里采访安全生产的事，走之前留了名片，说稿子发之前给我们看。",
+    "今天消防大队来店里检查，指出灭火器过期了，让我们限期整改，没收一分钱。",
+]
+NF_MORE_REFUSED = [
+    "报警人称手机上来了一条催交快递派送费的短信，没有点开链接，来反映该号码。",
+    "报警人称有人来电自称{office}工作人员要其缴纳罚款，报警人打该单位公开电话一问并无此事，钱没有转。",
+    "报警人称收到自称房东的短信要换收租卡号，报警人当面问了房东本人，钱没有转。",
+    "报警人称有网友声称能{fix}，开口就要好处费，报警人没给，来所咨询。",
+    "报警人称其孩子在游戏里被人要求扫码，家长及时发现，未付款。",
+    "报警人称视频聊天时对方诱导其下载软件，报警人觉得不对立即删除，未造成损失。",
+]
+
+
 NF_VERDICT = ["被告人{name}于{fdate}在{district}某小区内盗窃电动车一辆，价值{mid}。", "被告人{name}酒后驾驶机动车，血液酒精含量超标，被当场查获。",
               "被告人{name}因琐事与被害人发生争执，持械将被害人打伤。", "被告人{name}多次在商场内扒窃手机，价值共计{mid}。",
               "被告人{name}为境外诈骗团伙提供银行卡，帮助转移资金{big}，其行为构成帮助信息网络犯罪活动罪。",
@@ -1393,18 +1592,117 @@ REFUSED_REPORT = [
 ]
 
 
+# A scam stopped before any money went, and a scam described in a warning: the facts
+# of a fraud scenario, told as what did not happen (added after batch 6's figure, where
+# such texts were called fraud).
+STOP_OPEN = ["{date}，{district}反诈中心接到预警：", "近日，{city}一名{age}岁的市民", "{city}警方通报：{name}（化名）",
+             "{district}社区民警走访时得知，", "预警信息显示，", "我妈前几天", "我同事上个月", "{name}女士"]
+STOP_END = ["民警赶到家中讲清了套路，事主明白过来，一分钱没转", "网点柜台见其神色慌张多问了几句，又叫来民警，{mid}存款分文未失",
+            "经民警劝说，事主当场删了对方好友，没有任何损失", "家里人及时发现拦了下来，钱还在卡里", "在民警的劝说下放弃了转账，并卸载了对方让装的软件",
+            "反诈民警打来电话，说这是典型骗局，幸好还没付钱", "劝阻员赶到时对方还在催，事主听劝挂了电话，资金安全",
+            "最后没上当，对方的号码已报给了反诈中心"]
+WARN_HEAD = ["警方提醒：近期出现一种骗局，", "转给亲友群看看：", "反诈小课堂：", "社区通知：最近有居民反映，", "{city}公安提醒：",
+             "防骗案例分享：", "银行温馨提示："]
+WARN_TAIL = ["碰到了先挂电话，再打96110问一问。", "请大家提高警惕，不要转账。", "这都是骗子的套路，千万别信！", "转给家里老人看看。",
+             "记住：凡是要你先转钱的，一律是诈骗。", ""]
+
+
+def stopped_attempt() -> str:
+    """Police or bank news of a scam stopped before any money went: not a fraud case."""
+    k = KINDS[pick(list(KINDS))]
+    sc = pick(k.scenarios)
+    facts = [pick(sc.contact) if sc.contact else pick(k.contact)] + R.sample(sc.setup, k=R.choice([1, len(sc.setup)]))
+    who = pick(["事主", "她", "他"])
+    return fill(pick(STOP_OPEN)) + third_person("，".join(fill(f) for f in facts), who) + "，" + fill(pick(STOP_END)) + "。"
+
+
+def scenario_warning() -> str:
+    """A warning that tells a scam's facts in the second person: not a fraud case."""
+    k = KINDS[pick(list(KINDS))]
+    sc = pick(k.scenarios)
+    facts = R.sample(sc.setup, k=1) + R.sample(sc.trick, k=R.choice([0, 1]))
+    body = "，".join(fill(f) for f in facts).replace("我们", "你们").replace("我", "你")
+    return fill(pick(WARN_HEAD)) + pick(["骗子会", "有人", "", "对方"]) + body + "。" + pick(WARN_TAIL)
+
+
+
+# Genuine dealings in every fraud type's own topic, composed (a start, a middle, how it
+# ended well): a part-time job that paid, a fund bought at a bank, a loan signed at the
+# counter, a refund in the shop's own app, a relative's loan checked by video, a game
+# account sold in the official market, a date met in person, goods that arrived. So that
+# a type's topic words alone do not make a text that type. Added after batch 6's figure.
+GENUINE = {
+    "order_brushing": (["我在招聘网站上找了个周末兼职", "表妹在一家奶茶店做小时工", "我给一家公司做线上客服兼职", "暑假我在超市做促销员"],
+                       ["签了协议，按小时算钱", "老板说干满一个月统一结算", "活不累，就是要站一整天"],
+                       ["工资月底直接打到我卡里了，从来没让我垫过钱", "结了{mid}工资，一分没少", "干了两个月，工资都按时发了"]),
+    "investment": (["我在{b}手机银行买了一款定期理财", "我在证券公司的官方APP开了户", "我跟着单位的年金计划定投了一只指数基金", "年初在银行柜台买了点国债"],
+                   ["客户经理把风险讲得很清楚", "收益有涨有跌，我也不着急", "今年行情一般，稍微亏了一点"],
+                   ["到期后本金和收益都回到了卡里", "赎回以后两个工作日钱就到账了", "打算继续拿着，反正是闲钱"]),
+    "loan": (["我通过{b}的网点办了一笔消费贷", "我们家买房在银行办了按揭", "小店要进货，找银行办了经营贷", "我用手机银行申请了信用卡分期"],
+             ["客户经理让我带身份证和收入证明去网点", "审批用了一个星期", "利率和还款计划合同里写得很清楚"],
+             ["款直接放到了我的卡上，前后没交任何手续费", "合同是在柜台当面签的，放款很顺利", "每个月按时还款，已经还了一半了"]),
+    "customer_service": (["我在{platform}买的{product}用了两天就坏了", "买的衣服尺码不合适", "外卖少送了一份菜"],
+                         ["我在APP里点了申请售后", "在订单页面联系了在线客服", "客服让我拍照上传"],
+                         ["退款原路退回来了", "客服给我补发了一个新的", "商家直接在平台上给我退了差价"]),
+    "police_impersonation": (["派出所打电话让我去领新办的身份证", "社区民警上门核实我家的户籍信息", "交警队通知我去处理上个月的事故"],
+                             ["我按约好的时间去了所里", "民警当面给我讲了要带的材料", "在大厅窗口排了一会儿队"],
+                             ["手续办完了，一分钱也没花", "事情当场就处理好了", "民警还提醒我别信电话里要转账的"]),
+    "credit_report": (["单位办手续要我提交征信报告", "准备买房，我在银行自助机上打了征信报告", "我在征信中心的官网上查了自己的信用记录"],
+                      ["报告上看得清清楚楚", "以前的一次逾期早就过了五年", "几张信用卡都按时还款"],
+                      ["记录良好，没有任何问题", "银行说这样的征信没问题", "交上去以后贷款很快就批了"]),
+    "acquaintance_impersonation": (["{relative}打电话说想找我借点钱", "老板在工作群里让我给供应商付一笔货款", "老同学说女儿要结婚，向我借钱办酒"],
+                                   ["我怕是骗子，约他出来当面说", "我当面找他确认了", "我按公司流程走了审批"],
+                                   ["确实是本人，我就转给他了，上个月已经还了", "确认无误后才付的，一切正常", "事情是真的，钱也还回来了"]),
+    "game_trade": (["我把不玩的{game}账号挂到了官方的交易平台", "我在{game}官方商城买了一套皮肤", "孩子想要{game}的{item}，我在游戏里直接买的"],
+                   ["平台要走几天公示期", "用的是游戏里自带的支付", "买之前看了官方公告"],
+                   ["卖出去以后钱按时到账了", "道具马上就到账了", "一切顺利，没有找外面的人"]),
+    "romance": (["我在{dating}上认识了现在的男朋友", "朋友介绍我跟一个女生相亲", "我们是在网上聊了两个月后见的面"],
+                ["第一次见面是在商场吃的饭", "双方父母也都见过了", "他从来没跟我提过钱的事"],
+                ["现在已经订婚了", "相处得挺好，打算明年结婚", "见面以后感觉很合得来"]),
+    "shopping": (["我在{platform}上买了一台{product}", "我在本地商场订了一套{product}", "朋友推荐我在官方旗舰店买了{product}"],
+                 ["付款走的是平台", "卖家当天就发了货", "送货师傅上门安装"],
+                 ["东西已经收到了，质量不错", "用了一个月挺满意的", "跟描述的一样，给了好评"]),
+    "other_fraud": (["单位年会抽奖", "我在彩票站买的刮刮乐", "小区业主节的游戏活动"],
+                    ["我抽中了一台{product}", "我中了两百块钱", "运气好中了个小奖"],
+                    ["当场就领了，没让交任何钱", "第二天去兑了奖", "奖品现场领走了"]),
+}
+
+
+def genuine_text() -> str:
+    """A genuine dealing in a fraud type's topic (``not_fraud``), in a victim-like voice."""
+    start, middle, end = GENUINE[pick(list(GENUINE))]
+    parts = [pick(start)] + ([pick(middle)] if R.random() < 0.7 else []) + [pick(end)]
+    v = R.random()
+    if v < 0.5:
+        text = "，".join(parts) + pick(["。", "！", "", "。放心了。"])
+    elif v < 0.7:
+        who, pron = pick(FAMILY)
+        text = who + "说，" + "，".join(third_person(p, pron) for p in parts) + "。"
+    elif v < 0.85:
+        text = pick(["分享一下：", "记录一下，", "说个好消息，", "#日常# ", ""]) + "，".join(parts) + pick(["～", "😊", "。", ""])
+    else:
+        text = speech(parts)
+    return fill(text.replace("{b}", pick(BANKS)))
+
+
 def not_fraud_text() -> str:
     if R.random() < MORE_VOICES_NF:
         return nf_more_voices()
     r = R.random()
     if r < 0.14:
         return refused_attempt()
-    if r < 0.19:
-        return fill(pick(REFUSED_REPORT))
-    if r < 0.31:
-        return fill(pick(NF_LOOKALIKE).replace("{b}", pick(BANKS)))
+    if r < 0.2:
+        return fill(pick(REFUSED_REPORT + NF_MORE_REFUSED))
     if r < 0.36:
+        return fill(pick(NF_LOOKALIKE + NF_MORE_LOOKALIKE).replace("{b}", pick(BANKS)))
+    if r < 0.41:
         return explain_warning()
+    if r < 0.46:
+        return stopped_attempt()
+    if r < 0.5:
+        return scenario_warning()
+    if r < 0.6:
+        return genuine_text()
     r = R.random()
     if r < 0.34:  # a non-fraud report, in the voices the fraud reports come in
         facts, brief = pick(NF_INCIDENTS)

@@ -29,21 +29,22 @@ from fanzha.intake.train import (
 ROOT = Path(__file__).resolve().parents[2]
 
 #: Held-out macro-F1 floors the shipped model must keep: regression guards, not targets. Measured when this was
-#: written (see corpus/README.md): overall 0.923 (922 texts); batch 3 0.949; batch 4 0.941; batch 5 0.953 (the
-#: previous model's honest figure, 0.881, then a development set for this model's corpus, so no longer a test of
-#: generalisation); batch 6 (written and sealed before this model's corpus was changed, never used to change it)
-#: 0.813 (the previous model: 0.802). The floors sit below those with a margin for retraining noise, not for
+#: written (see corpus/README.md): overall 0.929 (1,116 texts); batch 3 0.930; batch 4 0.948; batch 5 0.952 and
+#: batch 6 0.935 (each the honest figure of an earlier model, 0.881 and 0.813, then a development set, so no longer a
+#: test of generalisation); batch 7 (written and sealed before this model's corpus was changed, never used to change
+#: it) 0.855 (the previous model: 0.846). The floors sit below those with a margin for retraining noise, not for
 #: regressions.
 HELDOUT_MACRO_F1_FLOOR = 0.90
-BATCH3_MACRO_F1_FLOOR = 0.92
+BATCH3_MACRO_F1_FLOOR = 0.90
 BATCH4_MACRO_F1_FLOOR = 0.92
 BATCH5_MACRO_F1_FLOOR = 0.93
-BATCH6_MACRO_F1_FLOOR = 0.79
-#: Expected calibration error of ``confidence`` on batches 4 and 5 (measured 0.049 and 0.039); on batch 6 it is
-#: worse (measured 0.143: the model is over-confident on text in scenarios its corpus lacks), so its ceiling is
-#: looser.
+BATCH6_MACRO_F1_FLOOR = 0.91
+BATCH7_MACRO_F1_FLOOR = 0.83
+#: Expected calibration error of ``confidence`` on batches 4, 5 and 6 (measured 0.039, 0.027 and 0.028; the
+#: temperature is fitted on batches 1-6); on batch 7 it is worse (measured 0.095: on text in scenarios its corpus
+#: lacks the model is still somewhat over-confident), so its ceiling is looser.
 ECE_CEILING = 0.10
-BATCH6_ECE_CEILING = 0.17
+BATCH7_ECE_CEILING = 0.13
 
 
 def _model_bytes() -> bytes:
@@ -83,7 +84,8 @@ def test_batch3_macro_f1() -> None:
 
 
 @pytest.mark.parametrize("batch,floor,ece", [(4, BATCH4_MACRO_F1_FLOOR, ECE_CEILING), (5, BATCH5_MACRO_F1_FLOOR, ECE_CEILING),
-                                            (6, BATCH6_MACRO_F1_FLOOR, BATCH6_ECE_CEILING)])
+                                            (6, BATCH6_MACRO_F1_FLOOR, ECE_CEILING),
+                                            (7, BATCH7_MACRO_F1_FLOOR, BATCH7_ECE_CEILING)])
 def test_later_batches_macro_f1_and_calibration(batch: int, floor: float, ece: float) -> None:
     batches = read_batches(ROOT / "corpus" / "heldout.jsonl")
     texts, labels = batches[batch]
@@ -127,10 +129,10 @@ def test_other_voices(text: str, code: str) -> None:
 @pytest.mark.parametrize("text", [
     "【国家反诈中心】提醒您：刷单返利、网络兼职先垫付的都是诈骗，请勿轻信，如有疑问请拨打96110。",
     "【{city}公安】凡是自称公检法、要求你把钱转到“安全账户”的都是诈骗，请立即挂断电话！".replace("{city}", "思明"),
-    # Known weakness of the shipped model (found after batch 3 was scored, so not trained away): a terse warning that
-    # lists one scam type's cues, with few warning words, still reads as that scam.
-    pytest.param("警方提示：注销校园贷、修复征信都是诈骗话术，不要在网贷平台借款转给陌生人。",
-                 marks=pytest.mark.xfail(strict=True, reason="known weakness: terse single-topic warning")),
+    # Long a known weakness (found after batch 3 was scored, never trained away): a terse warning that lists one scam
+    # type's cues, with few warning words. Read right since the corpus holds warnings that tell a scam's own facts
+    # (this text is not among them).
+    "警方提示：注销校园贷、修复征信都是诈骗话术，不要在网贷平台借款转给陌生人。",
     "【招商银行】风险提示：凡是自称客服要您开启屏幕共享、办理退款理赔的都是骗局，请通过官方渠道核实。",
     "【建设银行】您尾号4821的账户06月03日14:22转入人民币12,000.00元，余额15,302.44元。",
     "【农业银行】您的信用卡本期账单3,210.50元，到期还款日07月08日，请按时还款。",

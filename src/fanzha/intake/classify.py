@@ -20,7 +20,7 @@ sign of being a notice, a warning, a non-fraud incident or a refusal, ``not_frau
 to win by a clear probability (``nf_threshold``) or the best fraud type is returned.
 
 ``confidence`` is the probability of the returned type after temperature scaling
-(the temperature is fitted by the training command on held-out batch 1).
+(the temperature is fitted by the training command on the held-out development batches).
 """
 
 from __future__ import annotations
