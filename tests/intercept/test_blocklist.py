@@ -234,3 +234,56 @@ def test_diff_round_trip(a, b):
     old = PrefixList.of(1, np.array(sorted(a), dtype=np.uint32))
     new = PrefixList.of(2, np.array(sorted(b), dtype=np.uint32))
     assert np.array_equal(apply_diff(old, diff(old, new)).prefixes, new.prefixes)
+
+
+# ------------------------------------------------------------------ batch checks
+
+spelled = st.one_of(
+    mobile,
+    mobile.map(lambda n: f"+86 {n[:3]}-{n[3:7]}-{n[7:]}"),
+    st.sampled_from(["95588", "+8695588", "110", "400-812-3123", "+852 6543 2109", "010-12345678",
+                     "nope", "12", "", " 13912345678 ", "１３９１２３４５６７８", "+1 650-253-0000"]),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(spelled, max_size=12), st.lists(spelled, max_size=12), st.lists(spelled, max_size=3))
+def test_batch_phone_checks_agree_with_single_checks(block, probes, allow):
+    """Every spelling (ranges, service numbers, allowlisted, invalid) gets from the batch
+    the verdict a single check gives it."""
+    b = BlocklistBuilder()
+    for i, n in enumerate(block):
+        try:
+            b.add_phone(n, valid_until=LATER, entry_id=i, revoked=i % 5 == 4)
+        except InvalidPhone:
+            pass
+    b.add_phone_range("+86139*", valid_until=T0, entry_id=100)  # expired at T0
+    b.add_phone_range("+8613912340000..+8613912349999", valid_until=LATER, entry_id=101)
+    for n in allow:
+        try:
+            b.add_phone(n, valid_until=LATER, allow=True)
+        except InvalidPhone:
+            pass
+    bl = b.build()
+    probes = probes + block + ["13912345678", "13912340001", "13800000000"]
+    for n, v in zip(probes, bl.check_phones(probes, at=T0)):
+        try:
+            assert bl.check_phone(n, at=T0) == v
+        except InvalidPhone as err:
+            assert v == ("phone", str(n), False, "invalid", None, None, None, None, str(err))
+
+
+def test_batch_checks_leave_the_collector_as_they_found_it():
+    import gc
+
+    bl = Blocklist.from_entries([url_entry("evil.com"), phone_entry("13912345678")])
+    assert gc.isenabled()
+    assert bl.check_urls(["evil.com", "http:///x"], at=T0)[0].blocked and gc.isenabled()
+    assert bl.check_phones(["13912345678", "x"], at=T0)[0].blocked and gc.isenabled()
+    gc.disable()
+    try:
+        bl.check_urls(["evil.com"])
+        bl.check_phones(["13912345678"])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -59,3 +60,89 @@ def test_bulk_sorting_matches_classify(tmp_path, monkeypatch, chunk):
     for ln in expected:
         check = bl.check_url if ln.kind is EntryKind.url else bl.check_phone
         assert check(ln.value, at=AT).entry_id == ln.line
+
+
+# ------------------------------------------------------------------ two processes
+
+@pytest.fixture
+def forking(monkeypatch):
+    """Every file is loaded by two processes, in chunks of three lines."""
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork on this platform")
+    monkeypatch.setattr(listfile, "_FORK_BYTES", 0)
+    monkeypatch.setattr(listfile, "_CHUNK", 3)
+    monkeypatch.setattr(listfile, "_can_fork", lambda: True)
+
+
+LINES = ["# list", "evil.com", "13912345678", "http://Shop.example.cn/pay/", "", "+86 139-1234-5677",
+         "5abc.com", "evil.com", "95588", "HTTP://X.com/a/./b", "1.2.3.4", "13912345678",
+         "bank-login.example.net/login.html?id=7", "xn--fsqu00a.com", "139 1234 5670", "a.b.c.d.e.f.com/x/y/z"]
+
+
+def _index(bl):
+    u, p = bl._url_block, bl._phone_block
+    return (u.prefixes.tolist(), u.full.tobytes(), u.hosts.keys.tolist(), u.cols.entry_id.tolist(),
+            p.keys.tolist(), p.cols.entry_id.tolist())
+
+
+def test_two_processes_build_the_same_index(tmp_path, forking):
+    f = tmp_path / "l.txt"
+    f.write_text("\n".join(LINES * 3) + "\n", encoding="utf-8")
+    a = tmp_path / "a.txt"
+    a.write_text("evil.com\n13912345677\n", encoding="utf-8")
+    one = listfile.load_blocklist(f, a, at=AT, processes=1)
+    two = listfile.load_blocklist(f, a, at=AT, processes=2)
+    assert _index(one) == _index(two) and one.counts() == two.counts()
+    assert one.counts()["url_block"] == 27 and one.counts()["url_allow"] == 1
+    for ln in listfile.read_list(f):
+        check = one.check_url if ln.kind is EntryKind.url else one.check_phone
+        check2 = two.check_url if ln.kind is EntryKind.url else two.check_phone
+        assert check(ln.value, at=AT) == check2(ln.value, at=AT)
+    # a duplicate across chunks is reported by its first line, as by one process
+    assert two.check_url("http://bank-login.example.net/login.html?id=7", at=AT).entry_id == 13
+
+
+@pytest.mark.parametrize("bad", [[5], [11], [5, 11], [11, 14], [2, 14], [14]])
+def test_two_processes_report_the_first_bad_line(tmp_path, forking, bad):
+    """Lines 4-6 and 10-12 are the child's chunks, 1-3, 7-9 and 13-15 the parent's."""
+    lines = LINES[:15]
+    for n in bad:
+        lines[n - 1] = "http:///nohost" if n % 2 else "+999 123"
+    f = tmp_path / "l.txt"
+    f.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    errors = []
+    for processes in (1, 2):
+        with pytest.raises(InputError) as e:
+            listfile.load_blocklist(f, at=AT, processes=processes)
+        errors.append(e.value.as_dict())
+    assert errors[0] == errors[1] and errors[0]["line"] == bad[0]
+
+
+@pytest.mark.parametrize("where", [2, 5, 13])
+def test_two_processes_report_bytes_that_are_not_utf8(tmp_path, forking, where):
+    lines = [s.encode() for s in LINES]
+    lines[where - 1] = b"\xff\xfe.com"
+    f = tmp_path / "l.txt"
+    f.write_bytes(b"\n".join(lines) + b"\n")
+    errors = []
+    for processes in (1, 2):
+        with pytest.raises(InputError) as e:
+            listfile.load_blocklist(f, at=AT, processes=processes)
+        errors.append(e.value.as_dict())
+    assert errors[0] == errors[1] and "UTF-8" in errors[0]["error"]
+
+
+def test_a_helper_that_dies_leaves_the_parent_to_finish(tmp_path, forking, monkeypatch):
+    f = tmp_path / "l.txt"
+    f.write_text("\n".join(LINES * 2) + "\n", encoding="utf-8")
+    one = listfile.load_blocklist(f, at=AT, processes=1)
+    real = listfile._chunk_rows
+    parent = os.getpid()
+
+    def dies_in_the_helper(path, lines, n):
+        if os.getpid() != parent and n >= 6:
+            os._exit(3)
+        return real(path, lines, n)
+
+    monkeypatch.setattr(listfile, "_chunk_rows", dies_in_the_helper)
+    assert _index(listfile.load_blocklist(f, at=AT, processes=2)) == _index(one)

@@ -15,6 +15,7 @@ from fanzha.intercept.phones import (
     looks_like_phone,
     normalize_phone,
     parse_phone,
+    phone_batch,
     phone_keys,
 )
 
@@ -95,3 +96,31 @@ def test_bare_mobile_shortcut_agrees_with_the_pattern_and_the_library(text):
         assert national == text and phonenumbers.is_valid_number(num)
         assert parse_phone(text).value == phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
         assert phone_keys([text]) == ([int("86" + text)], {})
+
+
+_spellings = st.one_of(
+    st.from_regex(r"1[0-9]{10}", fullmatch=True),
+    st.from_regex(r"(\+86|0086)? ?1[0-9]{2}[ -]?[0-9]{4}[ -]?[0-9]{4}", fullmatch=True),
+    st.sampled_from(["95588", "110", "400-812-3123", "+852 6543 2109", "010-12345678", "nope", "",
+                     " 13912345678", "１３９１２３４５６７８", "139123456789", "+1 650-253-0000"]),
+    st.text(alphabet="0123456789+- ", max_size=16),
+    st.none(), st.integers(),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_spellings, max_size=12))
+def test_batch_agrees_with_parse_phone(texts):
+    """The batch (bare mobiles keyed by numpy, the rest parsed) answers as parse_phone."""
+    keys, values, errors = phone_batch(texts, values=True)
+    assert len(keys) == len(values) == len(texts)
+    for i, text in enumerate(texts):
+        try:
+            p = parse_phone(text)
+        except InvalidPhone as err:
+            assert i in errors and str(errors[i]) == str(err)
+            assert keys[i] == 0 and values[i] is None
+        else:
+            assert i not in errors and (int(keys[i]), values[i]) == (p.key, p.value)
+    listed, listed_errors = phone_keys(texts)
+    assert listed == keys.tolist() and sorted(listed_errors) == sorted(errors)

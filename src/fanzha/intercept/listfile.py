@@ -16,6 +16,11 @@ so a verdict points back at the line that caused it.
 
 from __future__ import annotations
 
+import os
+import pickle
+import signal
+import threading
+from array import array
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from itertools import compress, islice
@@ -23,10 +28,12 @@ from operator import itemgetter, not_, or_
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
+
 from fanzha.errors import InputError
-from fanzha.intercept.blocklist import Blocklist, BlocklistBuilder
+from fanzha.intercept.blocklist import Blocklist, BlocklistBuilder, url_rows
 from fanzha.intercept.entries import EntryKind, require_aware
-from fanzha.intercept.phones import looks_like_phone
+from fanzha.intercept.phones import looks_like_phone, phone_batch
 
 __all__ = ["ListLine", "iter_list", "read_list", "classify", "load_blocklist", "DEFAULT_TTL"]
 
@@ -81,70 +88,182 @@ def _open(path: str | Path):
         raise InputError(f"cannot read list file: {err.strerror}", file=str(path)) from None
 
 
-def _flush(builder: BlocklistBuilder, path: str | Path, values: list[str], lines: list[int],
-           kind: EntryKind, **life) -> None:
-    add = builder.add_urls if kind is EntryKind.url else builder.add_phones
-    try:
-        add(values, entry_ids=lines, **life)
-    except InputError as err:
-        i = (err.line or 1) - 1
-        raise InputError(f"{err.message}: {values[i]!r}", file=str(path), line=lines[i],
-                         field=kind.value) from None
-    values.clear()
-    lines.clear()
+class _Rows(NamedTuple):
+    """What one chunk of lines adds to the index (see :func:`_chunk_rows`)."""
+
+    url_digests: bytes
+    url_keys2: array
+    url_keys3: array
+    url_lines: array
+    phone_keys: bytes
+    phone_lines: array
 
 
 _first_char = itemgetter(slice(0, 1))
 
 
-def _add(builder: BlocklistBuilder, path: str | Path, **life) -> None:
-    """Stream the file into the builder in chunks (the same rules as :func:`iter_list`).
+def _chunk_rows(path: str | Path, lines: list[str], n: int) -> _Rows:
+    """Sort one chunk's lines (the first being line ``n + 1``) into URLs and numbers and
+    reduce them to index rows; raises :class:`InputError` naming the first bad line.
 
-    A letter first means a URL at once, and bare digits (at least three) a number: those
-    lines (nearly all of a list) are picked out by ``map`` and ``compress``, without
-    Python code per line; only the others (numbers written with ``+``, spaces or dashes,
-    URLs starting with a digit, comments, blank lines) are looked at one by one.
+    The rules are :func:`iter_list`'s. A letter first means a URL at once, and bare
+    digits (at least three) a number: those lines (nearly all of a list) are picked out
+    by ``map`` and ``compress``, without Python code per line; only the others (numbers
+    written with ``+``, spaces or dashes, URLs starting with a digit, comments, blank
+    lines) are looked at one by one.
     """
-    url, phone = EntryKind.url, EntryKind.phone
+    url = EntryKind.url
+    values = list(map(str.strip, lines))
+    is_url = list(map(str.isalpha, map(_first_char, values)))
+    is_phone = list(map(str.isdigit, values))  # bare digits, at least 3 (see classify)
+    if min(map(len, compress(values, is_phone)), default=3) < 3:
+        is_phone = [d and len(v) >= 3 for d, v in zip(is_phone, values)]
+    for i in list(compress(range(len(values)), map(not_, map(or_, is_url, is_phone)))):
+        value = values[i]
+        if value and value[0] != "#":
+            if classify(value) is url:
+                is_url[i] = True
+            else:
+                is_phone[i] = True
+    numbers = range(n + 1, n + 1 + len(values))
+    urls = list(compress(values, is_url))  # in line order
+    url_lines = array("q", compress(numbers, is_url))
+    phones = list(compress(values, is_phone))
+    phone_lines = array("q", compress(numbers, is_phone))
+    try:
+        digests, keys2, keys3 = url_rows(urls)
+    except InputError as err:
+        i = (err.line or 1) - 1
+        raise InputError(f"{err.message}: {urls[i]!r}", file=str(path), line=url_lines[i],
+                         field=url.value) from None
+    keys, _, errors = phone_batch(phones)
+    if errors:
+        i = min(errors)
+        raise InputError(f"{errors[i].message}: {phones[i]!r}", file=str(path), line=phone_lines[i],
+                         field=EntryKind.phone.value) from None
+    return _Rows(digests, keys2, keys3, url_lines, keys.tobytes(), phone_lines)
+
+
+def _add_rows(builder: BlocklistBuilder, rows: _Rows, **life) -> None:
+    if len(rows.url_lines):
+        builder.add_url_rows(rows.url_digests, rows.url_keys2, rows.url_keys3, entry_ids=rows.url_lines, **life)
+    if len(rows.phone_lines):
+        builder.add_phone_rows(np.frombuffer(rows.phone_keys, dtype=np.int64), entry_ids=rows.phone_lines,
+                               **life)
+
+
+def _chunks(f, path: str | Path) -> Iterator[tuple[int, list[str]]]:
+    """``(lines before, lines)`` of each chunk of an open list file."""
     n = 0
+    try:
+        while lines := list(islice(f, _CHUNK)):
+            yield n, lines
+            n += len(lines)
+    except UnicodeDecodeError:
+        raise InputError("list file is not UTF-8", file=str(path), line=n + 1) from None
+
+
+def _add(builder: BlocklistBuilder, path: str | Path, **life) -> None:
+    """Stream the file into the builder in chunks, in one process."""
     with _open(path) as f:
+        for n, lines in _chunks(f, path):
+            _add_rows(builder, _chunk_rows(path, lines, n), **life)
+
+
+#: A file this large (bytes) is loaded by two processes (see :func:`_add_forked`).
+_FORK_BYTES = 8 << 20
+
+
+def _childs(chunk: int) -> bool:
+    """Whether the forked process reduces this chunk: every other one. (Adding rows
+    costs the parent little; building the index comes after the last chunk either way.)"""
+    return chunk % 2 == 1
+
+
+def _add_forked(builder: BlocklistBuilder, path: str | Path, **life) -> None:
+    """:func:`_add` with a forked second process reducing every other chunk.
+
+    Both processes read the whole file (reading is a small part of the work); the
+    child reduces the odd chunks to rows and sends them down a pipe, the parent
+    reduces the even ones and adds every chunk's rows in file order, so the index
+    is the one :func:`_add` builds, entry for entry. The host-filter keys the child
+    computes are valid here: a forked process keeps its parent's hash secret. The first
+    bad line in file order is reported, as by :func:`_add`; the child reports its
+    errors as rows would come, and the parent raises them in turn. Should the child
+    die, the parent reduces the chunks it would have sent.
+    """
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into the caller
+        status = 1
         try:
-            while lines := list(islice(f, _CHUNK)):
-                values = list(map(str.strip, lines))
-                is_url = list(map(str.isalpha, map(_first_char, values)))
-                is_phone = list(map(str.isdigit, values))  # bare digits, at least 3 (see classify)
-                if min(map(len, compress(values, is_phone)), default=3) < 3:
-                    is_phone = [d and len(v) >= 3 for d, v in zip(is_phone, values)]
-                for i in list(compress(range(len(values)), map(not_, map(or_, is_url, is_phone)))):
-                    value = values[i]
-                    if value and value[0] != "#":
-                        if classify(value) is url:
-                            is_url[i] = True
-                        else:
-                            is_phone[i] = True
-                numbers = range(n + 1, n + 1 + len(values))
-                urls = list(compress(values, is_url))  # in line order
-                url_lines = list(compress(numbers, is_url))
-                phones = list(compress(values, is_phone))
-                phone_lines = list(compress(numbers, is_phone))
-                if urls:
-                    _flush(builder, path, urls, url_lines, url, **life)
-                if phones:
-                    _flush(builder, path, phones, phone_lines, phone, **life)
-                n += len(lines)
-        except UnicodeDecodeError:
-            raise InputError("list file is not UTF-8", file=str(path), line=n + 1) from None
+            os.close(read_fd)
+            with os.fdopen(write_fd, "wb") as out, _open(path) as f:
+                try:
+                    for k, (n, lines) in enumerate(_chunks(f, path)):
+                        if _childs(k):
+                            try:
+                                msg: object = _chunk_rows(path, lines, n)
+                            except InputError as err:  # sent as its fields: they pickle
+                                msg = (err.message, err.file, err.line, err.field)
+                            pickle.dump(msg, out, protocol=pickle.HIGHEST_PROTOCOL)
+                            if not isinstance(msg, _Rows):
+                                break
+                except InputError:
+                    pass  # not UTF-8: the parent meets it on the same line
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_fd)
+    helper = True
+    try:
+        with os.fdopen(read_fd, "rb") as rows_in, _open(path) as f:
+            for k, (n, lines) in enumerate(_chunks(f, path)):
+                rows = None
+                if helper and _childs(k):
+                    try:
+                        rows = pickle.load(rows_in)
+                    except EOFError:  # the helper died (killed, out of memory): go on alone,
+                        helper = False  # so that whatever it met is met and reported here
+                    if rows is not None and not isinstance(rows, _Rows):
+                        message, file, line, field = rows
+                        raise InputError(message, file=file, line=line, field=field)
+                if rows is None:
+                    rows = _chunk_rows(path, lines, n)
+                _add_rows(builder, rows, **life)
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)  # done or not: it has nothing more to give
+        except ProcessLookupError:
+            pass
+        os.waitpid(pid, 0)
+
+
+def _can_fork() -> bool:
+    """Whether a second loading process may be forked: only from a single-threaded
+    process (a fork copies just the calling thread) on a machine with two cores or more."""
+    return hasattr(os, "fork") and threading.active_count() == 1 and (os.cpu_count() or 1) > 1
 
 
 def load_blocklist(block_path: str | Path, allow_path: str | Path | None = None, *,
                    at: datetime | None = None, ttl: timedelta = DEFAULT_TTL,
-                   source: str | None = None, version: int = 0) -> Blocklist:
-    """Build a :class:`Blocklist` from a block list file and an optional allow list file."""
+                   source: str | None = None, version: int = 0, processes: int = 2) -> Blocklist:
+    """Build a :class:`Blocklist` from a block list file and an optional allow list file.
+
+    A large file is read by ``processes`` (at most two) processes when this one may fork
+    (see :func:`_add_forked`); the result is the same either way.
+    """
     at = require_aware(at, "at") if at is not None else datetime.now(timezone.utc)
     builder = BlocklistBuilder()
-    _add(builder, block_path, allow=False, valid_until=at + ttl,
-         source=source or Path(block_path).name)
-    if allow_path is not None:
-        _add(builder, allow_path, allow=True, valid_until=at + ttl,
-             source=source or Path(allow_path).name)
+    for path, allow in ((block_path, False), (allow_path, True)):
+        if path is None:
+            continue
+        add = _add
+        if processes > 1 and _can_fork():
+            try:
+                if os.path.getsize(path) >= _FORK_BYTES:
+                    add = _add_forked
+            except OSError:
+                pass  # _add reports the file as missing or unreadable
+        add(builder, path, allow=allow, valid_until=at + ttl, source=source or Path(path).name)
     return builder.build(version)

@@ -22,8 +22,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from itertools import compress
+from operator import not_
 from typing import NamedTuple
 
+import numpy as np
 import phonenumbers
 from phonenumbers import shortnumberinfo
 
@@ -36,6 +39,7 @@ __all__ = [
     "parse_phone",
     "phone_key",
     "phone_keys",
+    "phone_batch",
     "key_to_phone",
     "value_to_key",
     "looks_like_phone",
@@ -99,27 +103,68 @@ def _mainland_mobile(text: str) -> str | None:
     return None
 
 
+#: A bare mainland mobile: exactly the texts the first branch of :func:`_mainland_mobile`
+#: accepts (11 ASCII digits starting with 1 that the library's mobile pattern takes).
+_BARE_CN_MOBILE = re.compile(r"(?=1[0-9]{10}\Z)(?:" + _CN_MOBILE.pattern + ")", re.ASCII)
+_CN_KEY_BASE = 86 * 10**11
+
+
+def _bare_mobiles(texts: Sequence[object]) -> list[bool]:
+    """Which of ``texts`` are bare mainland mobiles (one pattern match each, run by ``map``)."""
+    try:
+        return list(map(bool, map(_BARE_CN_MOBILE.fullmatch, texts)))  # type: ignore[arg-type]
+    except TypeError:  # something other than text among them
+        return [type(t) is str and _BARE_CN_MOBILE.fullmatch(t) is not None for t in texts]  # type: ignore[arg-type]
+
+
+def phone_batch(texts: Sequence[object], values: bool = False
+                ) -> tuple[np.ndarray, list[str | None] | None, dict[int, InvalidPhone]]:
+    """Index keys (and, with ``values``, normalised spellings) of many numbers at once.
+
+    Returns ``(keys, values or None, errors by position)``: the same answers as
+    :func:`parse_phone` one by one (a bad number's key is 0, its value ``None`` and its
+    error in ``errors``). The bare mainland mobiles that make up nearly every list and
+    query batch are picked out by one pattern match each and keyed by ``numpy``; only
+    the other spellings are parsed one by one.
+    """
+    n = len(texts)
+    bare = _bare_mobiles(texts)
+    keys = np.zeros(n, dtype=np.int64)
+    where = np.flatnonzero(np.array(bare, dtype=bool)) if n else np.zeros(0, np.intp)
+    fast = list(compress(texts, bare))
+    if fast:
+        keys[where] = np.array(list(map(int, fast)), dtype=np.int64) + _CN_KEY_BASE  # type: ignore[arg-type]
+    out: list[str | None] | None = None
+    if values:
+        out = [None] * n
+        if len(fast) == n:
+            out = list(map("+86".__add__, fast))  # type: ignore[arg-type]
+        else:
+            for i, v in zip(where.tolist(), map("+86".__add__, fast)):  # type: ignore[arg-type]
+                out[i] = v
+    errors: dict[int, InvalidPhone] = {}
+    if len(fast) < n:
+        for i in compress(range(n), map(not_, bare)):
+            text = texts[i]
+            try:
+                p = parse_phone(text)  # type: ignore[arg-type]
+            except InvalidPhone as err:
+                errors[i] = err
+                continue
+            keys[i] = p.key
+            if out is not None:
+                out[i] = p.value
+    return keys, out, errors
+
+
 def phone_keys(texts: Sequence[str]) -> tuple[list[int], dict[int, InvalidPhone]]:
     """Index keys of many numbers (a bulk import): ``(keys, errors by position)``.
 
     The same answers as :func:`parse_phone` one by one (a bad number's key is 0 and its
-    error is in ``errors``), without building a :class:`PhoneNumber` for the mainland
-    mobiles that make up nearly every list.
+    error is in ``errors``); see :func:`phone_batch`.
     """
-    keys: list[int] = []
-    errors: dict[int, InvalidPhone] = {}
-    add = keys.append
-    for i, text in enumerate(texts):
-        national = _mainland_mobile(text) if type(text) is str else None
-        if national is not None:
-            add(int("86" + national))
-            continue
-        try:
-            add(parse_phone(text).key)
-        except InvalidPhone as err:
-            errors[i] = err
-            add(0)
-    return keys, errors
+    keys, _, errors = phone_batch(texts)
+    return keys.tolist(), errors
 
 
 def parse_phone(text: str, region: str = DEFAULT_REGION) -> PhoneNumber:
