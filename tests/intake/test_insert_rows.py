@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import insert, select, text
+from sqlalchemy.exc import DataError, IntegrityError
 
+from fanzha.store import db, seed
 from fanzha.store.db import insert_rows
-from fanzha.store import seed
 from fanzha.store.db import transaction
 from fanzha.store.models import Case, CaseEvent, Institution, Order, OrderEvent, Report
 
@@ -83,3 +85,45 @@ def test_many_rows_in_several_statements(sessions):
         ids = dict(insert_rows(s, Report.__table__, rows, returning=("fingerprint", "id")))
         assert len(ids) == 300 and len(set(ids.values())) == 300
         assert s.execute(text("SELECT count(*) FROM reports")).scalar_one() == 300
+
+
+def test_copied_rows_are_stored_as_core_rows(sessions, monkeypatch):
+    """The same rows again, every table written the way a big chunk is (COPY on PostgreSQL)."""
+    monkeypatch.setattr(db, "COPY_FROM", 1)
+    test_driver_rows_are_stored_as_core_rows(sessions)
+
+
+def test_ids_come_back_in_the_rows_order(sessions):
+    with transaction(sessions) as s:
+        rows = [{"source": "import", "external_id": f"x{n}", "received_at": AT, "district": "", "address": "",
+                 "scam_type": None, "loss_fen": n, "text": "t", "caller": "", "paid_at": None,
+                 "fingerprint": f"f{n:03d}", "case_id": None, "created_by": "b"} for n in range(40)]
+        first = dict(insert_rows(s, Report.__table__, rows, returning=("fingerprint", "id")))
+        again = dict(insert_rows(s, Report.__table__, [{**r, "external_id": r["external_id"] + "b"} for r in rows],
+                                 returning=("id", "fingerprint")))
+        ids = [first[r["fingerprint"]] for r in rows]
+        assert ids == sorted(ids) and len(set(ids)) == 40
+        assert min(again) > max(ids) and [again[i] for i in sorted(again)] == [r["fingerprint"] for r in rows]
+        stored = dict(s.connection().exec_driver_sql("SELECT id, fingerprint FROM reports").all())
+        assert all(stored[i] == fp for fp, i in first.items())
+        # the store goes on numbering after them
+        s.add(Report(source="import", external_id="later", received_at=AT, text="t", fingerprint="later"))
+        s.flush()
+        assert s.execute(select(Report.id).where(Report.fingerprint == "later")).scalar_one() > max(again)
+
+
+@pytest.mark.parametrize("bad, error", [("external_id", IntegrityError), ("fingerprint", DataError)])
+def test_a_refused_row_raises_what_an_insert_raises(sessions, bad, error):
+    """Only the store can see a repeated platform id or an over-long value: the bulk writer
+    reports them as SQLAlchemy's errors, which the importer catches to name the row."""
+    rows = [{"source": "import", "external_id": f"x{n}", "received_at": AT, "district": "", "address": "",
+             "scam_type": None, "loss_fen": n, "text": "t", "caller": "", "paid_at": None,
+             "fingerprint": f"f{n}", "case_id": None, "created_by": "b"} for n in range(40)]
+    rows[-1][bad] = rows[0][bad] if bad == "external_id" else "f" * 33
+    if bad == "fingerprint" and sessions.kw["bind"].dialect.name == "sqlite":
+        pytest.skip("SQLite keeps strings of any length")
+    with pytest.raises(error):
+        with transaction(sessions) as s:
+            insert_rows(s, Report.__table__, rows, returning=("fingerprint", "id"))
+    with sessions() as s:
+        assert s.execute(text("SELECT count(*) FROM reports")).scalar_one() == 0
