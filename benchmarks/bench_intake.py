@@ -13,6 +13,11 @@ and a day's sheet imported in bulk, on SQLite and on PostgreSQL.
   as it is (pandas ``read_csv`` + ``to_sql``), which reads, routes and chases nothing.
   The ratio says what reading, routing and chasing cost over storing.
 
+Wall figures depend on what else the machine runs, so the bulk import's CPU per filed
+report is given too: the importing process's own (``time.process_time``), its reading
+workers' (``getrusage`` of the children, reaped when the import ends) and, for
+PostgreSQL, the server's (its processes' times in ``/proc``).
+
 Reports come from a ``fanzha sim`` world; those naming a card get a payment half an
 hour before the call so the emergency path runs. PostgreSQL is the embedded server.
 
@@ -94,17 +99,60 @@ def worker(url: str, bulk_url: str, reports_path: Path, sheet: Path, processes: 
             orders += filed.orders
         latencies.append((time.perf_counter() - t) * 1000)
     latencies.sort()
+    bulk_sessions = _fresh(bulk_url)
+    with bulk_sessions() as s:  # connected, as a running service is
+        s.connection()
+    server = _server_cpu()
+    children = _children_cpu()
+    cpu = time.process_time()
     t = time.perf_counter()
-    summary = import_file(sheet, source="bench-bulk", actor="bench", sessions=_fresh(bulk_url),
+    summary = import_file(sheet, source="bench-bulk", actor="bench", sessions=bulk_sessions,
                           processes=processes or None)
     bulk_s = time.perf_counter() - t
+    cpu = time.process_time() - cpu
+    children = _children_cpu() - children  # the reading workers, reaped when the import ends
+    server = _server_cpu() - server if server is not None else None
     filed_rows = summary["opened"] + summary["follow_up"]
     if summary["duplicate"]:
         raise SystemExit(f"the sheet has {summary['duplicate']} duplicate rows: the bulk figure would flatter")
     return {"single_p50_ms": statistics.median(latencies), "single_p99_ms": latencies[int(0.99 * (len(latencies) - 1))],
             "single_max_ms": latencies[-1], "single_orders": orders, "bulk_rows": filed_rows,
             "bulk_errors": len(summary["errors"]), "bulk_per_s": filed_rows / bulk_s,
-            "bulk_orders": summary["orders_queued"], "bulk_processes": processes or default_processes(len(reports))}
+            "bulk_orders": summary["orders_queued"], "bulk_processes": processes or default_processes(len(reports)),
+            "bulk_cpu_ms": {"main": cpu * 1000 / filed_rows, "readers": children * 1000 / filed_rows,
+                            "server": server * 1000 / filed_rows if server is not None else 0.0},
+            "load": os.getloadavg()[0]}
+
+
+def _children_cpu() -> float:
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def _server_cpu() -> float | None:
+    """CPU seconds of the PostgreSQL server so far (its postmaster, the backends it has
+    reaped and those still running), from ``/proc``; ``None`` for SQLite or without ``/proc``."""
+    pgdata = os.environ.get("FANZHA_BENCH_PGDATA")
+    if not pgdata or not Path("/proc").is_dir():
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def stat(pid: str) -> list[str]:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+    postmaster = (Path(pgdata) / "postmaster.pid").read_text().split()[0]
+    fields = stat(postmaster)
+    total = sum(int(x) for x in fields[11:15])  # utime, stime, and of reaped children
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            child = stat(pid)
+        except OSError:  # gone meanwhile
+            continue
+        if child[1] == postmaster:
+            total += int(child[11]) + int(child[12])
+    return total / tick
 
 
 def baseline(url: str, sheet: Path) -> dict:
@@ -172,20 +220,26 @@ def main() -> int:
         results = {}
         for name, (url, bulk_url, base_url) in targets.items():
             r = _child(["--worker", url, bulk_url, str(tmp / "reports.json"), str(tmp / "sheet.csv"),
-                        str(a.processes)], {})
+                        str(a.processes)], {"FANZHA_BENCH_PGDATA": str(tmp / "pg")} if name == "postgres" else {})
             r.update(_child(["--baseline", base_url, str(tmp / "sheet.csv")], {}))
             r["bulk_vs_baseline"] = r["baseline_per_s"] / r["bulk_per_s"]
             results[name] = r
     finally:
         pg.cleanup()
 
-    print(f"{len(reports):,} reports from {world}")
+    print(f"{len(reports):,} reports from {world}; load average at the end {os.getloadavg()[0]:.1f} "
+          f"(on a shared machine wall figures are noisy: CPU per filed report is measured too)")
     print(f"{'database':<10}{'single p50':>12}{'single p99':>12}{'orders':>8}{'bulk/s':>10}{'procs':>6}"
           f"{'sheet→table/s':>15}{'ratio':>8}")
     for name, r in results.items():
         print(f"{name:<10}{r['single_p50_ms']:>10.1f}ms{r['single_p99_ms']:>10.1f}ms{r['single_orders']:>8}"
               f"{r['bulk_per_s']:>10,.0f}{r['bulk_processes']:>6}{r['baseline_per_s']:>15,.0f}"
               f"{r['bulk_vs_baseline']:>7.1f}×")
+    print("bulk CPU per filed report: main (sheet, planning, writing) / readers (worker processes) / server")
+    for name, r in results.items():
+        c = r["bulk_cpu_ms"]
+        print(f"{name:<10}{c['main']:.3f} / {c['readers']:.3f} / {c['server']:.3f} ms "
+              f"= {c['main'] + c['readers'] + c['server']:.3f} ms")
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "bench_intake.json").write_text(json.dumps({"reports": len(reports), "results": results}, indent=2))
     return 0

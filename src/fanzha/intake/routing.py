@@ -90,6 +90,8 @@ _SPACE = re.compile(r"\s+")
 
 def fingerprint(caller: str, received_at: datetime, text: str) -> str:
     """The same call arriving twice: same caller, same minute, same words (spacing and width aside)."""
-    norm = _SPACE.sub("", unicodedata.normalize("NFKC", text or ""))
+    text = text or ""
+    # (nearly every report is already in NFKC form: the quick check spares normalising it)
+    norm = _SPACE.sub("", text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text))
     minute = received_at.astimezone(timezone.utc).replace(second=0, microsecond=0).isoformat()
     return hashlib.sha256("\x1f".join([caller or "", minute, norm]).encode()).hexdigest()[:32]
