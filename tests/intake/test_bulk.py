@@ -1,5 +1,6 @@
 """Filing in bulk is filing one by one: the same cases, reports, identifiers, victims,
-timelines and orders, whatever the batch boundaries, on SQLite and PostgreSQL."""
+timelines, orders and kept platform ids, whatever the batch boundaries, on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from fanzha.intake.routing import Zone
 from fanzha.intake.service import Book, Incoming, UnitRef, file_report, file_reports, plan, read_report
 from fanzha.store import audit, seed
 from fanzha.store.db import transaction
-from fanzha.store.models import AuditRecord, Case, CaseEvent, Identifier, Order, OrderEvent, Report, Victim
+from fanzha.store.models import (AuditRecord, Case, CaseEvent, Identifier, Order, OrderEvent, Report, ReportAlias,
+                                 Victim)
 from fanzha.store.services import SHANGHAI
 
 AT = datetime(2024, 5, 1, 2, 0, tzinfo=timezone.utc)
@@ -38,14 +40,17 @@ OFFSETS = [timedelta(0), timedelta(seconds=20), timedelta(hours=3), timedelta(da
 CALLERS = ["", "+8613912345678", "+8613912345678", "+8613800000001"]
 #: A platform's id names one call: the same id comes with the same caller, time and text
 #: (how it can differ in other fields — a corrected district, a loss filled in later — is drawn).
-PLATFORM_CALLS = {"110-1": (OFFSETS[0], TEXTS[0], CALLERS[1]), "110-2": (OFFSETS[2], TEXTS[1], CALLERS[3])}
+#: "110-3" is a second platform's id for the call "110-1" names; that platform may later
+#: send a corrected text under its id (drawn as another text).
+PLATFORM_CALLS = {"110-1": [(OFFSETS[0], TEXTS[0], CALLERS[1])], "110-2": [(OFFSETS[2], TEXTS[1], CALLERS[3])],
+                  "110-3": [(OFFSETS[0], TEXTS[0], CALLERS[1]), (OFFSETS[0], TEXTS[2], CALLERS[1])]}
 
 
 @st.composite
 def incoming(draw) -> Incoming:
-    external_id = draw(st.sampled_from([None, None, "110-1", "110-2"]))
+    external_id = draw(st.sampled_from([None, None, "110-1", "110-2", "110-3"]))
     if external_id:
-        offset, text, caller = PLATFORM_CALLS[external_id]
+        offset, text, caller = draw(st.sampled_from(PLATFORM_CALLS[external_id]))
         source = "110"
     else:
         offset, text, caller = (draw(st.sampled_from(OFFSETS)), draw(st.sampled_from(TEXTS)),
@@ -86,7 +91,7 @@ def city(sessions):
 
 def _clear(sessions) -> None:
     with transaction(sessions) as s:
-        for model in (OrderEvent, Order, CaseEvent, Identifier, Victim, Report, Case):
+        for model in (OrderEvent, Order, CaseEvent, Identifier, Victim, ReportAlias, Report, Case):
             s.execute(delete(model))
 
 
@@ -107,6 +112,8 @@ def _snapshot(sessions) -> dict:
                               o.idempotency_key, o.state, o.created_by, sorted(o.request.items()),
                               [(e.from_state or "", e.to_state, e.actor, e.note) for e in o.events])
                              for o in s.execute(select(Order)).scalars()),
+            "aliases": sorted(s.execute(select(ReportAlias.source, ReportAlias.external_id, Report.fingerprint)
+                                        .join(Report, ReportAlias.report_id == Report.id)).all()),
         }
 
 
@@ -260,3 +267,33 @@ def test_planning_is_idempotent_and_numbers_cases_once(rows):
     assert [p.outcome for p in again] == ["duplicate"] * len(reads)
     assert [p.case for p in again] == [p.case for p in first]
     assert all(not p.steps for p in again)
+
+
+@pytest.mark.parametrize("together", [False, True])
+def test_a_duplicate_keeps_its_platform_id_for_later_reports(city, together):
+    """The call arrives from the 110 desk, then from the national platform under its own id
+    (a duplicate by its words); a later report under the platform's id (the text corrected)
+    is still that call, not a new case — in one batch or one by one."""
+    call = Incoming(received_at=AT, text=TEXTS[0], source="110", caller=CALLERS[1], district="思明区")
+    again = Incoming(**{**vars(call), "source": "national", "external_id": "GJ-7"})
+    corrected = Incoming(**{**vars(again), "text": TEXTS[0] + "（更正：转账时间为10时）",
+                            "received_at": AT + timedelta(hours=1)})
+    rows = [call, again, corrected]
+    if together:
+        with transaction(city) as s:
+            done = [_outcome(d) for d in file_reports(s, rows, actor="desk")]
+    else:
+        done = _one_by_one(city, rows)
+    assert [d[0] for d in done] == ["opened", "duplicate", "duplicate"]
+    assert done[0][1] == done[1][1] == done[2][1]
+    with city() as s:
+        assert s.execute(select(Report)).scalars().all()[0].case.case_no == done[0][1]
+        assert len(s.execute(select(Report)).scalars().all()) == 1
+        assert s.execute(select(ReportAlias.source, ReportAlias.external_id)).all() == [("national", "GJ-7")]
+    # and the platform id sent yet again, in a later batch, is the same call again
+    with transaction(city) as s:
+        [later] = file_reports(s, [Incoming(**{**vars(corrected), "received_at": AT + timedelta(days=1)})],
+                               actor="desk")
+    assert (later.outcome, later.case_no) == ("duplicate", done[0][1])
+    with city() as s:
+        assert len(s.execute(select(ReportAlias)).scalars().all()) == 1

@@ -13,7 +13,8 @@ Filing is three steps, the first two pure:
    routing, escalation and the emergency chase are decided here.
 3. :func:`file_read` — the store edge: loads the batch's :class:`Book` in a few
    queries, plans every report in order, and writes all the plans' rows with
-   multi-row inserts; emergency orders go through the outbox's checks
+   multi-row inserts (:func:`fanzha.store.db.insert_rows`: ``COPY`` on PostgreSQL for a
+   big batch); emergency orders go through the outbox's checks
    (:func:`fanzha.store.services.order_rows`).
 
 A single report is a batch of one (:func:`file_report`), so the API's form, the
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from fanzha.errors import InputError
@@ -44,6 +45,7 @@ from fanzha.store.models import (
     Identifier,
     Institution,
     Report,
+    ReportAlias,
     Unit,
     UnitZone,
     Victim,
@@ -309,6 +311,8 @@ class Plan:
     report: ReportRef
     victim: dict[str, Any] | None = None
     steps: list[tuple[str, str, dict] | Chase] = field(default_factory=list)
+    #: (source, platform id) a duplicate came under that is not yet on file: kept as the report's alias
+    alias: tuple[str, str] | None = None
 
 
 @dataclass
@@ -350,14 +354,21 @@ def plan(r: ReadReport, book: Book, *, actor: str, escalation: routing.Escalatio
 
     The same report again (the platform's own id, or the same caller, minute and words)
     is a duplicate of the first; a follow-up call by the same victim joins the open
-    case; anything else opens a case routed to the unit that owns the place.
+    case; anything else opens a case routed to the unit that owns the place. A duplicate
+    known by its words that carries a platform id not yet on file leaves that id as an
+    alias of the report it repeats, so a later report under the id is that call too.
     """
     inc = r.inc
     # 1. The same report again.
-    dup = book.by_external.get((inc.source, inc.external_id)) if inc.external_id else None
+    key = (inc.source, inc.external_id) if inc.external_id else None
+    dup = book.by_external.get(key) if key else None
     dup = dup or book.by_fingerprint.get(r.fingerprint)
     if dup is not None:
-        return Plan(r, "duplicate", dup.case, dup)
+        p = Plan(r, "duplicate", dup.case, dup)
+        if key and key not in book.by_external:
+            book.by_external[key] = dup
+            p.alias = key
+        return p
 
     # 2. A follow-up call by the same victim joins the open case.
     prior = book.open_case_of(inc.caller, inc.received_at - FOLLOW_UP_WINDOW) if inc.caller else None
@@ -466,8 +477,11 @@ def load_book(session: Session, reads: Sequence[ReadReport]) -> Book:
 
     case_cols = (Case.id, Case.case_no, Case.loss_fen, Case.emergency)
     externals = sorted({r.inc.external_id for r in reads if r.inc.external_id})
+    sources = sorted({r.inc.source for r in reads if r.inc.external_id})
     prints = sorted({r.fingerprint for r in reads})
-    same = [Report.fingerprint.in_(prints)] + ([Report.external_id.in_(externals)] if externals else [])
+    # (source, platform id) is the store's unique index: both named, a lookup can use it
+    same = [Report.fingerprint.in_(prints)] + (
+        [and_(Report.source.in_(sources), Report.external_id.in_(externals))] if externals else [])
     for rid, source, ext, fp, *c in session.execute(
             select(Report.id, Report.source, Report.external_id, Report.fingerprint, *case_cols)
             .join(Case, Report.case_id == Case.id).where(or_(*same)).order_by(Report.id)):
@@ -476,6 +490,12 @@ def load_book(session: Session, reads: Sequence[ReadReport]) -> Book:
             book.by_external.setdefault((source, ext), ref)
         if fp in prints:
             book.by_fingerprint.setdefault(fp, ref)
+    if externals:  # platform ids kept from duplicates
+        for source, ext, rid, *c in session.execute(
+                select(ReportAlias.source, ReportAlias.external_id, Report.id, *case_cols)
+                .join(Report, ReportAlias.report_id == Report.id).join(Case, Report.case_id == Case.id)
+                .where(ReportAlias.source.in_(sources), ReportAlias.external_id.in_(externals))):
+            book.by_external.setdefault((source, ext), ReportRef(rid, case_ref(*c)))
     callers = sorted({r.inc.caller for r in reads if r.inc.caller})
     if callers:
         since = min(r.inc.received_at for r in reads if r.inc.caller) - FOLLOW_UP_WINDOW
@@ -525,8 +545,14 @@ def _write(session: Session, plans: list[Plan], actor: str) -> dict[int, int]:
     """Write the plans' rows; the number of new orders per plan (by ``id``)."""
     now = utcnow()
     filed = [p for p in plans if p.outcome != "duplicate"]
-    if not filed:
-        return {}
+    counts = _write_filed(session, filed, actor, now) if filed else {}
+    # Platform ids the duplicates came under, once the reports they name have their ids.
+    insert_rows(session, ReportAlias.__table__, [{"report_id": p.report.id, "source": p.alias[0],
+                                                   "external_id": p.alias[1]} for p in plans if p.alias])
+    return counts
+
+
+def _write_filed(session: Session, filed: list[Plan], actor: str, now: datetime) -> dict[int, int]:
     opened = [p for p in filed if p.outcome == "opened"]
     if opened:
         rows = [{**p.case.row, "opened_at": now, "loss_fen": p.case.loss_fen, "emergency": p.case.emergency}

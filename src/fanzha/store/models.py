@@ -143,6 +143,19 @@ class Report(Base):
     __table_args__ = (UniqueConstraint("source", "external_id"),)
 
 
+class ReportAlias(Base):
+    """Another platform's id for a call already on file: the call sent again under that
+    id was a duplicate and wrote no report, so the id is kept here, with the report it
+    names, for a later report under the same id to be known as that call too."""
+
+    __tablename__ = "report_aliases"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(64))
+    __table_args__ = (UniqueConstraint("source", "external_id"),)
+
+
 class CaseEvent(Base):
     """One step on a case's timeline: filed, routed, escalated, emergency, order sent…"""
 
