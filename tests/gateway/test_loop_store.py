@@ -127,6 +127,25 @@ def test_a_liaisons_answer_through_the_inbox_drives_the_loop_too(sessions):
                                         ("transaction_details", B, None, 2)}
 
 
+def test_a_hold_coming_back_short_through_the_inbox_moves_the_loop_on(sessions):
+    """A liaison's hold found less than it asked: the room it leaves is chased further
+    down, as when the same answer comes through an institution's API."""
+    _start(sessions)
+    _answer_query(sessions, A, 100, "10000.00")
+    _answer_query(sessions, B, 150, "10000.00")
+    before = _orders(sessions)
+    with transaction(sessions) as s:
+        order = s.scalars(select(Order).where(Order.kind == "stop_payment", Order.target == B)).one()
+        services.move_order(s, order, "sent", actor="dispatcher")
+        res = p.HoldResult(account=B, hold_id="H1", requested="30000.00", held="10000.00", balance="10000.00")
+        services.move_order(s, order, "done", actor="liaison-alipay", note="held what was there",
+                            answer={"status": "done", "result": res.model_dump(mode="json"),
+                                    "answered_at": datetime.now(timezone.utc).isoformat()})
+        hb = order.idempotency_key
+    # B held 10,000 of the 30,000 asked: the other 20,000 went on to C and is asked there
+    assert _orders(sessions)[len(before):] == [("stop_payment", C, 1_000_000, 3, hb)]
+
+
 def test_orders_decided_while_a_dispatcher_records_are_leased_to_it_and_lapse_if_it_dies(sessions, keys):
     """A dispatcher writing an answer gets the loop's new orders already leased to it (it
     sends them straight after the commit, without reading the outbox). Killed before it

@@ -35,6 +35,7 @@ same thing twice — a replayed answer, a duplicate callback — makes no new or
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -497,52 +498,198 @@ def facts_for(session, case) -> CaseFacts:
     return facts_for_many(session, [case])[case.id]
 
 
+@dataclass(frozen=True)
+class _OrderFacts:
+    """What one order tells the loop (:func:`facts_for_many`), kept between decisions.
+
+    ``version`` is what the row is checked against each time: its idempotency key, its
+    state and when it was made. Everything else an order carries for the loop is fixed
+    when it is made (kind, account, amount, layer, the loop's note) or when it reaches
+    the state it is in (the answer comes with ``done`` or ``rejected``, and a final
+    order takes no other), so an unchanged version means unchanged facts.
+    """
+
+    version: tuple
+    placed: Placed
+    statement: Statement | None
+    layer1: bool                         # a first-layer query: the report named the account
+    loop: bool                           # written by the loop (its request carries ``loop``)
+    mode: dict[str, float | None] | None
+
+
+#: Per database (engine), the order facts of transactions that committed: order id →
+#: :class:`_OrderFacts`. A process that starts (or restarts after a crash) has none and
+#: reads every order's answer once; after that a decision reads again only the answers
+#: of the orders that changed. Entries read inside a transaction are kept in its
+#: session (``_STAGED``) and join only when it commits: a rolled-back transaction
+#: leaves nothing behind. Bounded: past ``_ORDER_FACTS_MAX`` it starts over.
+_ORDER_FACTS: weakref.WeakKeyDictionary[Any, dict[int, _OrderFacts]] = weakref.WeakKeyDictionary()
+_ORDER_FACTS_MAX = 200_000
+_STAGED = "gateway_loop_order_facts"
+#: ``session.info`` key: order id → (state, answer, request) of orders whose JSON the
+#: session holds in memory (answers it recorded, orders it made), not read back.
+_FRESH = "gateway_loop_fresh_orders"
+
+
+def _note_fresh(session, order_id: int, state: str, answer: dict | None, request: dict | None) -> None:
+    session.info.setdefault(_FRESH, {})[order_id] = (state, answer, request)
+
+
+def _committed_facts(session) -> dict[int, _OrderFacts] | None:
+    """The kept order facts of the session's database (None: none can be kept for it)."""
+    from sqlalchemy.exc import UnboundExecutionError
+
+    try:
+        bind = session.get_bind()
+    except UnboundExecutionError:  # an unbound session: nothing is kept
+        return None
+    try:
+        return _ORDER_FACTS.setdefault(bind, {})
+    except TypeError:  # a bind that cannot be weakly referenced
+        return None
+
+
+def _keep_committed(session) -> None:
+    """A transaction committed: what it read of its orders is now the database's."""
+    staged = session.info.pop(_STAGED, None)
+    if not staged:
+        return
+    kept = _committed_facts(session)
+    if kept is None:
+        return
+    if len(kept) + len(staged) > _ORDER_FACTS_MAX:
+        kept.clear()
+    kept.update(staged)
+
+
+def _end_transaction(session, transaction) -> None:
+    """Whatever a transaction leaves staged when it ends without committing is dropped."""
+    if transaction.parent is None:
+        session.info.pop(_STAGED, None)
+        session.info.pop(_FRESH, None)
+
+
+_LISTENING: list[bool] = []
+
+
+def _listen() -> None:
+    """Have every session hand its staged order facts over on commit (once a process)."""
+    if _LISTENING:
+        return
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    event.listen(Session, "after_commit", _keep_committed)
+    event.listen(Session, "after_transaction_end", _end_transaction)
+    _LISTENING.append(True)
+
+
+def forget_order_facts() -> None:
+    """Drop every order fact kept between decisions (the next decisions read all again)."""
+    _ORDER_FACTS.clear()
+
+
+def _order_facts(row, answer: dict | None, request: dict | None) -> _OrderFacts:
+    """:class:`_OrderFacts` of one order, from its columns (``row``) and its JSON."""
+    code = row.code
+    view = _Row(row.kind, row.target, row.state, row.amount_fen, answer, row.idempotency_key, row.round_no)
+    statement = None
+    if row.kind == TD and row.state == OrderState.done.value and answer:
+        res = answer.get("result") or {}
+        if res.get("rows") is not None:
+            statement = Statement(row.target, res.get("institution") or code,
+                                  parse_yuan(str(res.get("balance") or "0"), allow_zero=True),
+                                  _ts(res.get("as_of") or answer.get("answered_at")),
+                                  tuple(res["rows"]), row.idempotency_key, max(row.round_no or 1, 1))
+    loop = "loop" in (request or {})
+    return _OrderFacts((row.idempotency_key, row.state, row.created_at), _placed_from(view, code), statement,
+                       row.kind == TD and (row.round_no or 0) <= 1, loop,
+                       request["loop"].get("mode") if loop else None)
+
+
+@dataclass(frozen=True)
+class _Row:
+    kind: str
+    target: str
+    state: str
+    amount_fen: int | None
+    answer: dict | None
+    idempotency_key: str
+    round_no: int | None
+
+
 def facts_for_many(session, cases) -> dict[int, CaseFacts]:
-    """:func:`facts_for` of several cases at once, with the same three queries (columns
-    only: no ORM objects to build for what is only read)."""
-    from sqlalchemy import func, select
+    """:func:`facts_for` of several cases at once.
+
+    The cases' orders are read as plain columns (no JSON, no ORM objects); the answers
+    and requests are read only for the orders not seen in this state before — the ones
+    just answered or just made, when the session does not hold them already — and
+    what each order says is kept for the next decision (:class:`_OrderFacts`).
+    Reports and victims: one query each. Core statements throughout: this runs for
+    every batch of answers a dispatcher records.
+    """
+    from sqlalchemy import bindparam, func, select
 
     from fanzha.store.models import Institution, Order, Report, Victim
 
+    session.flush()   # Core statements do not flush what the session holds
+    o_, i_, r_, v_ = Order.__table__.c, Institution.__table__.c, Report.__table__.c, Victim.__table__.c
     ids = [c.id for c in cases]
-    rows = session.execute(select(Order.case_id, Order.kind, Order.target, Order.state, Order.amount_fen,
-                                  Order.answer, Order.idempotency_key, Order.round_no, Order.request, Order.created_at,
-                                  Institution.code)
-                           .join(Institution, Order.institution_id == Institution.id)
-                           .where(Order.case_id.in_(ids), Order.kind.in_((TD, *HOLD_KINDS)))
-                           .order_by(Order.id)).all()
+    rows = session.execute(select(o_.id, o_.case_id, o_.kind, o_.target, o_.state, o_.amount_fen,
+                                  o_.idempotency_key, o_.round_no, o_.created_at, i_.code)
+                           .join_from(Order.__table__, Institution.__table__, o_.institution_id == i_.id)
+                           .where(o_.case_id.in_(bindparam("ids", expanding=True)),
+                                  o_.kind.in_((TD, *HOLD_KINDS)))
+                           .order_by(o_.id), {"ids": ids}).all()
+    _listen()
+    kept = _committed_facts(session)
+    if kept is None:
+        kept = {}
+    staged = session.info.setdefault(_STAGED, {})
+    known: dict[int, _OrderFacts] = {}
+    unknown = []
+    for r in rows:
+        got = staged.get(r.id) or kept.get(r.id)
+        if got is not None and got.version == (r.idempotency_key, r.state, r.created_at):
+            known[r.id] = got
+        else:
+            unknown.append(r)
+    if unknown:
+        # the answers just recorded and the orders just made are in memory already
+        fresh = session.info.get(_FRESH) or {}
+        read = [r.id for r in unknown if r.id not in fresh or fresh[r.id][0] != r.state]
+        heavy = {i: (a, q) for i, a, q in session.execute(
+            select(o_.id, o_.answer, o_.request).where(o_.id.in_(bindparam("ids", expanding=True))),
+            {"ids": read})} if read else {}
+        for r in unknown:
+            answer, request = heavy[r.id] if r.id in heavy else fresh.get(r.id, (None, None, None))[1:]
+            known[r.id] = staged[r.id] = _order_facts(r, answer, request)
     by_case: dict[int, list] = {i: [] for i in ids}
     for r in rows:
-        by_case[r.case_id].append(r)
+        by_case[r.case_id].append((r, known[r.id]))
     reps = {r[0]: (r[1], r[2]) for r in session.execute(
-        select(Report.case_id, func.min(Report.received_at), func.max(Report.paid_at))
-        .where(Report.case_id.in_(ids)).group_by(Report.case_id))}
+        select(r_.case_id, func.min(r_.received_at), func.max(r_.paid_at))
+        .where(r_.case_id.in_(bindparam("ids", expanding=True))).group_by(r_.case_id), {"ids": ids})}
     victims: dict[int, set[str]] = {i: set() for i in ids}
-    for cid, acct in session.execute(select(Victim.case_id, Victim.account).where(Victim.case_id.in_(ids))):
+    for cid, acct in session.execute(select(v_.case_id, v_.account)
+                                     .where(v_.case_id.in_(bindparam("ids", expanding=True))), {"ids": ids}):
         if acct:
             victims[cid].add(acct)
     out = {}
     for case in cases:
         placed, statements, layer1 = [], [], []
         started, started_at, mode = False, None, None
-        for order in by_case[case.id]:
-            code = order.code
-            if "loop" in (order.request or {}):
+        for r, of in by_case[case.id]:
+            if of.loop:
                 started = True
-                started_at = order.created_at if started_at is None else min(started_at, order.created_at)
+                started_at = r.created_at if started_at is None else min(started_at, r.created_at)
                 if mode is None:
-                    mode = order.request["loop"].get("mode")
-            placed.append(_placed_from(order, code))
-            if order.kind == TD and (order.round_no or 0) <= 1 and (order.target, code) not in layer1:
-                layer1.append((order.target, code))
-            if order.kind == TD and order.state == OrderState.done.value and order.answer:
-                res = (order.answer or {}).get("result") or {}
-                if res.get("rows") is None:
-                    continue
-                statements.append(Statement(order.target, res.get("institution") or code,
-                                            parse_yuan(str(res.get("balance") or "0"), allow_zero=True),
-                                            _ts(res.get("as_of") or order.answer.get("answered_at")),
-                                            tuple(res["rows"]), order.idempotency_key, max(order.round_no or 1, 1)))
+                    mode = of.mode
+            placed.append(of.placed)
+            if of.layer1 and (r.target, r.code) not in layer1:
+                layer1.append((r.target, r.code))
+            if of.statement is not None:
+                statements.append(of.statement)
         received, paid = reps.get(case.id, (None, None))
         # a report with a recent payment (intake marks the case an emergency) starts it too
         started = started or bool(case.emergency and paid is not None)
@@ -589,6 +736,8 @@ def _create_orders(session, todo: list[tuple[Any, NewOrder, Any, str | None, dic
             and v["next_attempt_at"] is None
         v["leased_by"], v["lease_until"] = (lease[0], lease[1]) if leased else (None, None)
     insert_order_rows(session, made)
+    for row in made:
+        _note_fresh(session, row.values["id"], row.values["state"], None, row.values["request"])
     return made
 
 
@@ -698,6 +847,8 @@ def on_answers(session, orders, *, policy: LoopPolicy | None = None) -> dict[int
     if not cases:
         return {}
     session.flush()
+    for o in answered:
+        _note_fresh(session, o.id, o.state, o.answer, o.request)
     last = {o.case_id: o.idempotency_key for o in answered}
     facts = facts_for_many(session, cases)
     decided, out = [], {}
@@ -781,6 +932,6 @@ def loop_state(facts: CaseFacts, d: Decision) -> str:
 
 
 __all__ = ["ACTOR", "CaseFacts", "Decision", "LoopPolicy", "NewOrder", "Placed", "Statement", "apply_decision",
-           "check_decision", "decide", "facts_for", "facts_for_many", "hold_key", "loop_state", "mode_of",
+           "check_decision", "decide", "facts_for", "facts_for_many", "forget_order_facts", "hold_key", "loop_state", "mode_of",
            "moves_on", "on_answer", "on_answers", "query_key", "start", "status", "victim_payments", "victims_money",
            "working_ledger"]

@@ -229,8 +229,9 @@ def move_order(session: Session, order: Order, new_state: str, *, actor: str, no
     if answer is not None:
         order.answer = answer
     session.flush()
-    if order.state == OrderState.done.value and order.kind == OrderKind.transaction_details.value:
-        # a liaison's answer through the inbox feeds the automatic loop like an institution's API
+    if loop.moves_on(order):
+        # a liaison's answer through the inbox feeds the automatic loop like an institution's
+        # API: a statement, and a hold refused or done short of what it asked
         loop.on_answer(session, order)
     return order
 
