@@ -206,3 +206,18 @@ def test_sla_clocks_from_a_real_run(sessions, keys, make_sim):
     assert [a.state for a in clock.alarms] == ["met", "met"]
     assert stats["ICBC"].answered == 1 and stats["ICBC"].error_rate == 0
     assert 0 <= stats["ALIPAY"].latency_ms_median < 1000
+
+
+def test_claims_wait_while_answers_wait_to_be_written(keys):
+    """The database thread writes answers before it claims: with answers waiting, no
+    claim until ``claim_gap_s`` has passed — or at once when written answers left
+    orders to the outbox."""
+    d = Dispatcher(None, keys, DispatchConfig(claim_gap_s=1.0))
+    now = time.monotonic()
+    assert d._claim_now(now)                      # nothing waiting: claim
+    d._backlog = 3
+    assert not d._claim_now(now)                  # answers waiting, claimed just now
+    assert d._claim_now(now - 1.5)                # …but not for longer than the gap
+    d._recorded = asyncio.Event()
+    d._recorded.set()                             # answers written left orders to claim
+    assert d._claim_now(now)

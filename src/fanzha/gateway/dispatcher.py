@@ -8,7 +8,8 @@ at the same time, and a dispatcher killed mid-flight simply lets its leases laps
 next one resends. A resend is harmless because the request carries the order's
 idempotency key, and an institution acts once per key.
 
-Delivery is asynchronous (``httpx.AsyncClient``) with, per institution, a cap on
+Delivery is asynchronous (aiohttp, one pool of kept-alive connections per institution) with,
+per institution, a cap on
 requests in flight, a rate limit, a timeout, retries with exponential backoff and
 jitter, and a circuit breaker. An institution that is down keeps its orders *queued*,
 clocks running, with the reason on each order — never dropped, never failed in silence.
@@ -33,12 +34,10 @@ import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from select import POLLIN, poll
-from typing import Callable
+from typing import Callable, Mapping
 from urllib.parse import urlsplit
 
-import httpcore
-import httpx
+import aiohttp
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -61,14 +60,6 @@ from fanzha.store.models import Case, Institution, Order, OrderAttempt
 from fanzha.store.types import utcnow
 
 ANSWER_METHOD = "ANSWER"
-
-try:  # httpcore asks for sniffio on every request; a failed import walks sys.path each time
-    import sniffio  # noqa: F401
-except ImportError:  # remember the absence once, so the event loop is not blocked on stat() calls
-    import sys
-
-    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
-
 
 class Outcome(str, enum.Enum):
     answered = "answered"            # a valid, signed answer (accepted, done or rejected)
@@ -165,58 +156,6 @@ class RateLimiter:
             await asyncio.sleep((1 - self.tokens) / self.rate)
 
 
-class _KeptStream(httpcore.AsyncNetworkStream):
-    """A connection whose socket is looked up once. Before each request a connection pool
-    checks every idle connection for having been closed by the server; through anyio
-    the socket lookup costs several times the check itself (it builds the stream's whole
-    attribute table, asking the kernel for the peer's address), and with the
-    connections kept alive that was most of the event loop's time under load."""
-
-    def __init__(self, inner: httpcore.AsyncNetworkStream):
-        self._inner = inner
-        self._sock = inner.get_extra_info("socket")
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, timeout)
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, timeout)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    async def start_tls(self, ssl_context, server_hostname=None, timeout=None) -> httpcore.AsyncNetworkStream:
-        return _KeptStream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
-
-    def get_extra_info(self, info: str):
-        if info == "socket":
-            return self._sock
-        if info == "is_readable":   # data or EOF waiting on an idle connection: the server closed it
-            fd = self._sock.fileno() if self._sock is not None else -1
-            if fd < 0:
-                return True
-            p_ = poll()
-            p_.register(fd, POLLIN)
-            return bool(p_.poll(0))
-        return self._inner.get_extra_info(info)
-
-
-class _SocketKept(httpcore.AsyncNetworkBackend):
-    """The default network backend, its connections wrapped in :class:`_KeptStream`."""
-
-    def __init__(self, inner: httpcore.AsyncNetworkBackend):
-        self._inner = inner
-
-    async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        return _KeptStream(await self._inner.connect_tcp(host, port, timeout, local_address, socket_options))
-
-    async def connect_unix_socket(self, path, timeout=None, socket_options=None):
-        return _KeptStream(await self._inner.connect_unix_socket(path, timeout, socket_options))
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
 _SWITCH = {"running": 0, "saved": None}
 
 
@@ -265,13 +204,14 @@ class DispatchConfig:
     batch: int = 200
     idle_s: float = 0.05              # pause between claims when there is nothing to do
     record_chunk: int = 32            # answers written per transaction (each commits, then its orders go)
+    claim_gap_s: float = 1.0          # while answers wait to be written, claim at most this often
     backoff_base_s: float = 0.5
     backoff_cap_s: float = 60.0
     breaker_failures: int = 5
     breaker_reset_s: float = 30.0
     answer_poll_s: float = 60.0       # ask again about an accepted order whose callback is overdue
     #: How long an idle connection to an institution is kept for the next request. The
-    #: loop's layers come seconds apart: with httpx's default 5 s (uvicorn's too) most
+    #: loop's layers come seconds apart: with a 5 s keep-alive (uvicorn's default) most
     #: connections were closed just before they were wanted again — a new TCP connection
     #: per request, and now and then a request sent on one the server was closing.
     keepalive_s: float = 60.0
@@ -330,7 +270,7 @@ class InstitutionLane:
     rate: RateLimiter
     breaker: CircuitBreaker
     queued: int = 0
-    client: httpx.AsyncClient | None = None
+    session: aiohttp.ClientSession | None = None   # its connections, kept alive between orders
 
 
 @dataclass
@@ -344,20 +284,66 @@ class Counters:
     expired: int = 0
     lease_lost: int = 0
     handed_over: int = 0     # the loop's orders sent straight from the transaction that decided them
+    db_cpu_s: float = 0.0    # CPU time of the database thread (recording, deciding, claiming)
     by_outcome: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Reply:
+    """An institution's HTTP answer, read whole."""
+
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+
+class Undelivered(Exception):
+    """No HTTP answer came back: ``outcome`` (timeout or connect error) and why."""
+
+    def __init__(self, outcome: "Outcome", detail: str):
+        super().__init__(detail)
+        self.outcome, self.detail = outcome, detail
+
+
+def institution_session(cap: int, keepalive_s: float, tls: ssl.SSLContext | bool = True) -> aiohttp.ClientSession:
+    """A pool of at most ``cap`` connections to one institution, idle ones kept for
+    ``keepalive_s``; no cookies kept, nothing decompressed behind the signature's back.
+    Made inside the running event loop."""
+    connector = aiohttp.TCPConnector(limit=cap, limit_per_host=cap, keepalive_timeout=keepalive_s, ssl=tls)
+    return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False)
+
+
+async def exchange(session: aiohttp.ClientSession, url: str, body: bytes, headers: Mapping[str, str],
+                   timeout_s: float) -> Reply:
+    """POST ``body`` and read the whole answer within ``timeout_s``, or raise
+    :class:`Undelivered` saying what happened (a resend is safe: the request carries its
+    idempotency key)."""
+    try:
+        async with session.post(url, data=body, headers=headers, allow_redirects=False,
+                                timeout=aiohttp.ClientTimeout(total=timeout_s)) as r:
+            return Reply(r.status, r.headers, await r.read())
+    except asyncio.TimeoutError as err:   # aiohttp's timeouts are asyncio's too
+        raise Undelivered(Outcome.timeout, f"no answer within {timeout_s:g} s ({type(err).__name__})") from None
+    except aiohttp.ClientConnectorError as err:
+        raise Undelivered(Outcome.connect_error, f"cannot connect: {err}"[:500]) from None
+    except aiohttp.ClientError as err:    # dropped, cut short, not HTTP
+        raise Undelivered(Outcome.connect_error, f"{type(err).__name__}: {err}"[:500]) from None
 
 
 class Dispatcher:
     """Claims orders from the outbox and delivers them; see the module docstring."""
 
     def __init__(self, sessions: sessionmaker[Session], keys: Keyring, config: DispatchConfig | None = None,
-                 *, name: str | None = None, transport: httpx.AsyncBaseTransport | None = None):
+                 *, name: str | None = None):
         self.sessions = sessions
         self.keys = keys
         self.config = config or DispatchConfig()
         self.name = (name or f"{socket.gethostname()[:32]}:{os.getpid()}:{secrets.token_hex(3)}")[:64]
         self.rng = random.Random(self.config.seed)
-        self.transport = transport
         self.lanes: dict[int, InstitutionLane] = {}
         self.counters = Counters()
         self._results: asyncio.Queue[Result] | None = None
@@ -370,6 +356,7 @@ class Dispatcher:
         # (whose busy handler sleeps), and the event loop thread never touches the database.
         self._db: concurrent.futures.ThreadPoolExecutor | None = None
         self._closing = False
+        self._backlog = 0  # answers received and not yet written (see _claim_now)
         self._unsent: list[int] = []  # orders leased to this dispatcher but not sent (shutting down)
 
     # claiming ------------------------------------------------------------------------
@@ -462,26 +449,17 @@ class Dispatcher:
             self.counters.inbox += 1
 
     # sending ---------------------------------------------------------------------------
-    def _client(self, lane: "InstitutionLane") -> httpx.AsyncClient:
-        """One connection pool per institution, sized to its cap: connections are reused,
-        and a pool never scans the connections of every other institution."""
-        if lane.client is None:
+    def _session(self, lane: "InstitutionLane") -> aiohttp.ClientSession:
+        """The institution's connection pool, made when first wanted: at most its cap of
+        connections, kept alive between orders, never scanning another institution's."""
+        if lane.session is None:
             if self._ssl is None:  # loading the CA bundle is slow: once per dispatcher, not per pool
                 self._ssl = ssl.create_default_context()
-            limits = httpx.Limits(max_connections=lane.cap, max_keepalive_connections=lane.cap,
-                                  keepalive_expiry=self.config.keepalive_s)
-            transport = self.transport
-            if transport is None:
-                transport = httpx.AsyncHTTPTransport(verify=self._ssl, limits=limits)
-                pool = getattr(transport, "_pool", None)
-                if isinstance(getattr(pool, "_network_backend", None), httpcore.AsyncNetworkBackend):
-                    pool._network_backend = _SocketKept(pool._network_backend)
-            lane.client = httpx.AsyncClient(transport=transport, verify=self._ssl, limits=limits)
-        return lane.client
+            lane.session = institution_session(lane.cap, self.config.keepalive_s, self._ssl)
+        return lane.session
 
     async def _send(self, job: Job) -> None:
         lane = self.lanes[job.institution_id]
-        client = self._client(lane)
         try:
             async with lane.sem:
                 if not lane.breaker.allow():
@@ -490,7 +468,7 @@ class Dispatcher:
                         f"{lane.breaker.reopens_in():.1f} s"), retry_after_s=lane.breaker.reopens_in()))
                     return
                 await lane.rate.take()
-                res = await self._deliver(client, job)
+                res = await self._deliver(self._session(lane), job)
                 if res.outcome in RETRIED:
                     if lane.breaker.failure():
                         self._opened.append((job.institution_id, (
@@ -502,7 +480,7 @@ class Dispatcher:
         finally:
             lane.queued -= 1
 
-    async def _deliver(self, client: httpx.AsyncClient, job: Job) -> Result:
+    async def _deliver(self, session: aiohttp.ClientSession, job: Job) -> Result:
         started = utcnow()
         url = job.api_url.rstrip("/") + p.path_for(job.kind)
         path = urlsplit(url).path
@@ -515,30 +493,26 @@ class Dispatcher:
         headers = signed_headers(key, job.institution, "POST", path, body)
         t0 = time.monotonic()
         try:
-            r = await client.post(url, content=body, headers=headers, timeout=job.timeout_s)
-        except httpx.TimeoutException as err:
-            return Result(job, Outcome.timeout, started, int((time.monotonic() - t0) * 1000),
-                          detail=f"no answer within {job.timeout_s:g} s ({type(err).__name__})")
-        except httpx.HTTPError as err:
-            return Result(job, Outcome.connect_error, started, int((time.monotonic() - t0) * 1000),
-                          detail=f"{type(err).__name__}: {err}"[:500])
+            r = await exchange(session, url, body, headers, job.timeout_s)
+        except Undelivered as err:
+            return Result(job, err.outcome, started, int((time.monotonic() - t0) * 1000), detail=err.detail)
         ms = int((time.monotonic() - t0) * 1000)
-        res = Result(job, Outcome.answered, started, ms, r.status_code, received_at=utcnow())
-        if r.status_code in (429, 503) or r.status_code >= 500:
-            res.outcome, res.detail = Outcome.server_error, f"HTTP {r.status_code}: {r.text[:300]}"
+        res = Result(job, Outcome.answered, started, ms, r.status, received_at=utcnow())
+        if r.status in (429, 503) or r.status >= 500:
+            res.outcome, res.detail = Outcome.server_error, f"HTTP {r.status}: {r.text[:300]}"
             ra = r.headers.get("Retry-After")
             res.retry_after_s = float(ra) if ra and ra.replace(".", "", 1).isdigit() else None
             return res
-        if r.status_code in (401, 403):
-            res.outcome, res.detail = Outcome.unauthorised, f"HTTP {r.status_code}: {r.text[:300]}"
+        if r.status in (401, 403):
+            res.outcome, res.detail = Outcome.unauthorised, f"HTTP {r.status}: {r.text[:300]}"
             return res
-        if r.status_code >= 400:
-            res.outcome, res.detail = Outcome.refused, f"HTTP {r.status_code}: {r.text[:500]}"
+        if r.status >= 400:
+            res.outcome, res.detail = Outcome.refused, f"HTTP {r.status}: {r.text[:500]}"
             return res
         try:
             answer = p.parse_answer(r.content, kind=job.kind, request_id=job.key)
         except p.MalformedAnswer as err:
-            res.outcome, res.detail = Outcome.malformed, f"HTTP {r.status_code}: {err}"[:500]
+            res.outcome, res.detail = Outcome.malformed, f"HTTP {r.status}: {err}"[:500]
             return res
         try:
             verify(self.keys, r.headers, ANSWER_METHOD, path, r.content, expect_institution=job.institution)
@@ -652,8 +626,15 @@ class Dispatcher:
             order.next_attempt_at = None  # an acknowledged order: stop asking, it stays acknowledged
 
     async def _in_db(self, fn, *args):
-        """Run ``fn(*args)`` on this dispatcher's database thread."""
-        return await asyncio.get_running_loop().run_in_executor(self._db, fn, *args)
+        """Run ``fn(*args)`` on this dispatcher's database thread (its CPU time counted)."""
+        return await asyncio.get_running_loop().run_in_executor(self._db, self._timed, fn, args)
+
+    def _timed(self, fn, args):
+        t0 = time.thread_time()
+        try:
+            return fn(*args)
+        finally:
+            self.counters.db_cpu_s += time.thread_time() - t0
 
     def _spawn(self, jobs: list[Job]) -> None:
         for job in jobs:
@@ -686,6 +667,7 @@ class Dispatcher:
                 take(self._results.get_nowait())
             src, n = (first, self.config.record_chunk) if first else (rest, 4 * self.config.record_chunk)
             batch = [src.popleft() for _ in range(min(n, len(src)))]
+            self._backlog = len(first) + len(rest) + len(batch)
             try:
                 jobs, left = await self._in_db(self.record, batch, self._busy())
                 if self._closing:
@@ -698,6 +680,7 @@ class Dispatcher:
                 self.counters.by_outcome["record_error"] = self.counters.by_outcome.get("record_error", 0) + 1
                 self._last_error = repr(err)
             finally:
+                self._backlog = len(first) + len(rest)
                 for _ in batch:
                     self._results.task_done()
 
@@ -725,6 +708,7 @@ class Dispatcher:
         self._results = asyncio.Queue()
         self._recorded = asyncio.Event()
         self._closing, self._unsent = False, []
+        self._backlog, last_claim = 0, 0.0
         self._db = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="dispatcher-db")
         _switch_interval(+1, self.config.switch_interval_s)
         end = time.monotonic() + deadline_s if deadline_s else None
@@ -734,7 +718,10 @@ class Dispatcher:
             try:
                 while not stop.is_set() and (end is None or time.monotonic() < end):
                     room = self.config.batch - sum(l.queued for l in self.lanes.values())
-                    jobs = await self._in_db(self.claim, self._busy(), max(room, 0)) if room > 0 else []
+                    jobs = []
+                    if room > 0 and self._claim_now(last_claim):
+                        last_claim = time.monotonic()
+                        jobs = await self._in_db(self.claim, self._busy(), room)
                     self._spawn(jobs)
                     if warm is None:  # the tracer's first run is slow: have it while the first requests are out
                         warm = asyncio.ensure_future(self._in_db(loop_mod.warm_up))
@@ -761,14 +748,23 @@ class Dispatcher:
                         self._last_error = repr(err)
         finally:
             for lane in self.lanes.values():
-                if lane.client is not None:
-                    await lane.client.aclose()
-                    lane.client = None
+                session, lane.session = lane.session, None
+                if session is not None:
+                    await session.close()
             if warm is not None:
                 await asyncio.gather(warm, return_exceptions=True)
             self._db.shutdown(wait=True)
             _switch_interval(-1, self.config.switch_interval_s)
         return self.counters
+
+    def _claim_now(self, last_claim: float) -> bool:
+        """Whether to claim from the outbox now. Not while answers wait to be written
+        (the orders they make are handed over without a claim, and a claim in the
+        database thread would hold them up), unless answers left orders to the outbox
+        or ``claim_gap_s`` has passed since the last claim (retries and polls come due)."""
+        waiting = self._backlog + (self._results.qsize() if self._results is not None else 0)
+        return not waiting or (self._recorded is not None and self._recorded.is_set()) or \
+            time.monotonic() - last_claim >= self.config.claim_gap_s
 
     async def _wait(self, stop: asyncio.Event) -> None:
         """Sleep until something may be due: a short idle pause, cut short by stop; none
