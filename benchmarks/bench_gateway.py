@@ -32,7 +32,9 @@ not accelerated (``--speed 1``); the world is synthetic (see ``--mode day`` for 
 Where the difference goes, per step of a chain (``steps``, median and p95 in ms): an
 answer received → the loop's next order written; that order written → sent; the HTTP
 round trip beyond the institution's own latency (the simulator's share included); and
-the dispatcher's start → the first orders sent.
+the dispatcher's start → the first orders sent. Wall times depend on what else the
+machine runs, so CPU time per order is reported too — the dispatcher's, its database
+thread's share, and the simulator's — with the load average before and after.
 
 ``--mode day`` runs the race over a day of a ``fanzha sim`` world's reports (those
 with a payment within ``--recent-hours``): each report is filed as intake files an
@@ -57,6 +59,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -280,15 +283,18 @@ def run_loop(n_cases: int, *, institutions: int, speed: float, database_url: str
                 loop.start(s, case, [(chain[1][0], chain[1][1], None)])
                 cases.append(case.id)
         d = Dispatcher(sessions, keys, DispatchConfig(timeout_s=30, batch=2000, max_in_flight=64, answer_poll_s=5))
+        loop.warm_up()   # as a dispatcher running before the reports came has (see run_day)
         prof = None
         if profile:
             import cProfile
 
             prof = cProfile.Profile()
             prof.enable()
+        sim_cpu0, load0 = _cpu_of(proc.pid), os.getloadavg()
         t0, t0_utc, cpu0 = time.perf_counter(), datetime.now(timezone.utc), time.process_time()
         asyncio.run(d.run(until_settled=True, deadline_s=600))
         makespan, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        sim_cpu, load1 = _cpu_of(proc.pid) - sim_cpu0, os.getloadavg()
         if prof is not None:
             prof.disable()
             prof.dump_stats(profile)
@@ -361,9 +367,25 @@ def run_loop(n_cases: int, *, institutions: int, speed: float, database_url: str
             "ratio_first_hold_to_bound": round(sum(first) / sum(bound_first), 3),
             "overhead_ms_median": round(statistics.median(overs), 1), "overhead_ms_p95": round(_pct(overs, 95), 1),
             "makespan_s": round(makespan, 3), "dispatcher_cpu_ms_per_order": round(cpu * 1000 / len(orders), 2),
+            # the dispatcher's database thread (recording answers, the loop's decisions,
+            # claiming) apart from its event loop (HTTP, signing); the simulator's own CPU;
+            # the machine's 1-minute load average before and after (wall times depend on it)
+            "dispatcher_db_cpu_ms_per_order": round(d.counters.db_cpu_s * 1000 / len(orders), 2),
+            "sim_cpu_ms_per_order": round(sim_cpu * 1000 / len(orders), 2),
+            "load_average": [round(load0[0], 2), round(load1[0], 2)],
             "sim_held": summary["held"], "steps": breakdown,
             "dispatcher": {"attempts": d.counters.attempts, "handed_over": d.counters.handed_over,
                            **d.counters.by_outcome}}
+
+
+def _cpu_of(pid: int) -> float:
+    """CPU seconds a process has used so far (Linux; NaN elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
 
 
 def _chain_bound(key: str | None, after: dict[str, str | None], latency: dict[str, float]) -> float:
@@ -677,6 +699,9 @@ def main(argv: list[str] | None = None) -> dict:
     for r in loops:
         print(f"{r['cases']:>6} cases, per step p50/p95: " + ", ".join(
             f"{k} {v['p50']:.0f}/{v['p95']:.0f}" for k, v in r["steps"].items()))
+        print(f"{'':>6} CPU per order: dispatcher {r['dispatcher_cpu_ms_per_order']:.2f} ms (database thread "
+              f"{r['dispatcher_db_cpu_ms_per_order']:.2f}), simulator {r['sim_cpu_ms_per_order']:.2f} ms; "
+              f"load average {r['load_average'][0]:.2f} → {r['load_average'][1]:.2f}")
     day = race_day(args) if args.mode in ("day", "all") else None
     if day:
         _print_day(day)
