@@ -127,3 +127,17 @@ def test_a_refused_row_raises_what_an_insert_raises(sessions, bad, error):
             insert_rows(s, Report.__table__, rows, returning=("fingerprint", "id"))
     with sessions() as s:
         assert s.execute(text("SELECT count(*) FROM reports")).scalar_one() == 0
+
+
+def test_one_of_selects_the_same_rows_as_an_in_list(sessions):
+    """``one_of`` (one array parameter on PostgreSQL) picks exactly what ``IN`` picks:
+    none, one, many, values absent from the table, text and integers."""
+    with transaction(sessions) as s:
+        seed.seed_reference(s)
+        codes = sorted(s.execute(select(Institution.code)).scalars())
+        ids = sorted(s.execute(select(Institution.id)).scalars())
+        for wanted in ([], codes[:1], codes[::3] + ["NO-SUCH", "银行"], codes):
+            got = sorted(s.execute(select(Institution.code).where(db.one_of(s, Institution.code, wanted))).scalars())
+            assert got == sorted(set(wanted) & set(codes))
+        got = sorted(s.execute(select(Institution.id).where(db.one_of(s, Institution.id, ids[1::2] + [-1]))).scalars())
+        assert got == ids[1::2]

@@ -38,7 +38,7 @@ from fanzha.errors import InputError
 from fanzha.intake import routing
 from fanzha.linking.identifiers import normalise_identifier
 from fanzha.store import services
-from fanzha.store.db import insert_rows
+from fanzha.store.db import insert_rows, one_of
 from fanzha.store.models import (
     Case,
     CaseEvent,
@@ -480,8 +480,8 @@ def load_book(session: Session, reads: Sequence[ReadReport]) -> Book:
     sources = sorted({r.inc.source for r in reads if r.inc.external_id})
     prints = sorted({r.fingerprint for r in reads})
     # (source, platform id) is the store's unique index: both named, a lookup can use it
-    same = [Report.fingerprint.in_(prints)] + (
-        [and_(Report.source.in_(sources), Report.external_id.in_(externals))] if externals else [])
+    same = [one_of(session, Report.fingerprint, prints)] + (
+        [and_(Report.source.in_(sources), one_of(session, Report.external_id, externals))] if externals else [])
     for rid, source, ext, fp, *c in session.execute(
             select(Report.id, Report.source, Report.external_id, Report.fingerprint, *case_cols)
             .join(Case, Report.case_id == Case.id).where(or_(*same)).order_by(Report.id)):
@@ -494,7 +494,7 @@ def load_book(session: Session, reads: Sequence[ReadReport]) -> Book:
         for source, ext, rid, *c in session.execute(
                 select(ReportAlias.source, ReportAlias.external_id, Report.id, *case_cols)
                 .join(Report, ReportAlias.report_id == Report.id).join(Case, Report.case_id == Case.id)
-                .where(ReportAlias.source.in_(sources), ReportAlias.external_id.in_(externals))):
+                .where(ReportAlias.source.in_(sources), one_of(session, ReportAlias.external_id, externals))):
             book.by_external.setdefault((source, ext), ReportRef(rid, case_ref(*c)))
     callers = sorted({r.inc.caller for r in reads if r.inc.caller})
     if callers:
@@ -502,7 +502,7 @@ def load_book(session: Session, reads: Sequence[ReadReport]) -> Book:
         joined: set[int] = set()
         for rid, caller, at, *c in session.execute(
                 select(Report.id, Report.caller, Report.received_at, *case_cols).join(Case, Report.case_id == Case.id)
-                .where(Report.caller.in_(callers), Case.status == "open", Report.received_at >= since)):
+                .where(one_of(session, Report.caller, callers), Case.status == "open", Report.received_at >= since)):
             book.by_caller.setdefault(caller, []).append((at, (0, rid), ReportRef(rid, case_ref(*c))))
             joined.add(c[0])
         if joined:

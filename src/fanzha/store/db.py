@@ -16,12 +16,22 @@ from typing import Any, Iterator
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, any_, bindparam, create_engine, event
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, sessionmaker
 
 from fanzha.settings import get_settings
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def one_of(session: Session, column, values):
+    """``column IN (values)``. On PostgreSQL as ``= ANY(array)``, one parameter however
+    many values: a long IN list is a parameter each, compiled, sent and bound one by one."""
+    values = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
 
 
 def normalise_url(url: str) -> str:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from fanzha.errors import InputError
 from fanzha.gateway.orders import MONEY_ORDERS, OrderKind, OrderState, idempotency_key
+from fanzha.store.db import insert_rows, one_of
 from fanzha.store.models import Case, Institution, Order, OrderEvent
 from fanzha.store.types import utcnow
 
@@ -123,7 +124,6 @@ def insert_order_rows(session: Session, rows: Sequence[OrderRow]) -> None:
     """Write new orders from :func:`order_rows` (their values may be added to, e.g. a
     lease) and their first events with multi-row inserts; each row's ``values["id"]``
     is set to its order's id."""
-    from fanzha.store.db import insert_rows
 
     if not rows:
         return
@@ -163,7 +163,7 @@ def _orders(session: Session, specs: Sequence[OrderSpec], *, created_by: str,
         return []
     keys = sorted({k for _, _, k in checked})
     existing = {o.idempotency_key: o for o in session.execute(
-        select(Order).where(Order.idempotency_key.in_(keys))).scalars()}
+        select(Order).where(one_of(session, Order.idempotency_key, keys))).scalars()}
     now = utcnow()
     out: list[tuple[Order, bool]] = []
     made: dict[str, Order] = {}
