@@ -85,7 +85,10 @@ def _index(bl):
             p.keys.tolist(), p.cols.entry_id.tolist())
 
 
-def test_two_processes_build_the_same_index(tmp_path, forking):
+@pytest.mark.parametrize("share, ahead", [((1, 2), 4), ((3, 5), 4), ((4, 7), 1), ((3, 5), 1)])
+def test_two_processes_build_the_same_index(tmp_path, forking, monkeypatch, share, ahead):
+    monkeypatch.setattr(listfile, "_CHILD_SHARE", share)
+    monkeypatch.setattr(listfile, "_CHILD_AHEAD", ahead)  # 1: the helper waits on the parent often
     f = tmp_path / "l.txt"
     f.write_text("\n".join(LINES * 3) + "\n", encoding="utf-8")
     a = tmp_path / "a.txt"
@@ -102,9 +105,21 @@ def test_two_processes_build_the_same_index(tmp_path, forking):
     assert two.check_url("http://bank-login.example.net/login.html?id=7", at=AT).entry_id == 13
 
 
-@pytest.mark.parametrize("bad", [[5], [11], [5, 11], [11, 14], [2, 14], [14]])
-def test_two_processes_report_the_first_bad_line(tmp_path, forking, bad):
-    """Lines 4-6 and 10-12 are the child's chunks, 1-3, 7-9 and 13-15 the parent's."""
+def test_the_helper_takes_its_share_of_chunks_spread_evenly(monkeypatch):
+    for share, mine in [((1, 2), [1, 3, 5, 7, 9]), ((3, 5), [1, 3, 4, 6, 8, 9]),
+                        ((4, 7), [1, 3, 5, 6, 8])]:
+        monkeypatch.setattr(listfile, "_CHILD_SHARE", share)
+        assert [k for k in range(10) if listfile._childs(k)] == mine
+        a, b = share
+        assert sum(map(listfile._childs, range(100 * b))) == 100 * a
+
+
+@pytest.mark.parametrize("share", [(1, 2), (3, 5)])
+@pytest.mark.parametrize("bad", [[5], [11], [5, 11], [11, 14], [2, 14], [14], [8, 14]])
+def test_two_processes_report_the_first_bad_line(tmp_path, forking, monkeypatch, share, bad):
+    """With a share of 1 of 2, lines 4-6 and 10-12 are the child's chunks, 1-3, 7-9 and
+    13-15 the parent's; with 3 of 5 (the default), 4-6 and 10-15 are the child's."""
+    monkeypatch.setattr(listfile, "_CHILD_SHARE", share)
     lines = LINES[:15]
     for n in bad:
         lines[n - 1] = "http:///nohost" if n % 2 else "+999 123"
