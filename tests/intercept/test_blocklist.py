@@ -287,3 +287,38 @@ def test_batch_checks_leave_the_collector_as_they_found_it():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.lists(labels, max_size=7).map(".".join),
+                          st.sampled_from(["", ".", "a..b", "1.2.3.4", "[::1]", "a.b.c.d.e.f.g.h"])),
+                max_size=12))
+def test_host_keys_are_the_last_two_and_three_labels(hosts):
+    """The host filter's keys (made by ``map`` for two-label hosts, cut in Python for
+    the others) against the rule written plainly."""
+    from fanzha.intercept.blocklist import _host_keys
+
+    def ending(h, k):
+        parts = h.split(".")
+        return h if len(parts) <= 2 else ".".join(parts[-k:])
+    two, three = _host_keys(hosts)
+    assert two == [hash(ending(h, 2)) for h in hosts]
+    assert three == [hash(ending(h, 3)) for h in hosts]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.integers(-50, 50), max_size=40), st.lists(st.integers(-60, 60), max_size=30))
+def test_sorted_keys_spans_and_membership_against_plain_searches(keys, probes):
+    """One search per key, a second only for keys on several rows: the same spans as
+    searching both ends, for keys once, repeated, first, last and absent."""
+    from fanzha.intercept.blocklist import _SortedKeys
+
+    sk = _SortedKeys(np.array(sorted(keys), dtype=np.int64))
+    q = np.array(probes + keys[:5], dtype=np.int64)
+    lo, hi = sk.spans(q)
+    k = sk.keys
+    assert lo[hi > lo].tolist() == np.searchsorted(k, q[hi > lo], "left").tolist()
+    assert hi.tolist() == [int(np.searchsorted(k, x, "right")) if x in keys else int(lo[i])
+                           for i, x in enumerate(q.tolist())]
+    assert (hi - lo).tolist() == [keys.count(x) for x in q.tolist()]
+    assert sk.contains(q).tolist() == [x in keys for x in q.tolist()]

@@ -217,6 +217,10 @@ def test_fast_path_agrees_with_full_rules(url):
 @given(st.lists(st.one_of(ascii_url, url_like), max_size=6))
 @example(["a.com", "http://a.com/x?y", "HTTP://A.com/./b", "%41.com", "", "a.com/b//c"])
 @example(["a" * (MAX_URL_BYTES - 2), "http://a.com/" + "b" * (MAX_URL_BYTES - 14)])  # too long once canonical
+# already canonical but for a path to resolve, or a query the batch sends the long way
+@example(["http://a.com/x?u=http://b.com/", "https://a.com/./b", "http://a.com/b/.c", "https://a.com//",
+          "http://a.com/b/..", "https://a_b.com/~x/?", "http://a.com/x", "https://A.com/x", "http://a.1/"])
+@example(["http://a.com/x", b"http://A.com/y", "https://b.com/"])  # bytes: no batch-wide pattern
 def test_batches_agree_with_full_rules(urls):
     """The batch loop's shortcuts (fast pattern, text kept as it is) change no answer."""
     hosts, canon, errors = canonical_hosts_and_urls(urls)

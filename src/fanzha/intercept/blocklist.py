@@ -45,7 +45,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import partial
-from itertools import repeat
+from itertools import chain, compress, repeat
+from operator import gt
 from typing import NamedTuple
 
 import numpy as np
@@ -100,24 +101,22 @@ def expression_hashes(expressions: Iterable[str]) -> list[bytes]:
 _CROWDED_ENDING = 8
 
 
-def _host_keys(hosts: Iterable[str]) -> tuple[list[int], list[int]]:
+def _host_keys(hosts: Sequence[str]) -> tuple[list[int], list[int]]:
     """Host-filter keys of each host: the hash of its last two labels and of its last three.
 
     (Fewer labels: the whole host for both.) The one function for the index and the
-    checks, so the two always agree.
+    checks, so the two always agree. Most hosts have two labels, whose keys are both
+    the hash of the whole host: those are made by ``map``, and only hosts with more
+    dots are cut in Python.
     """
-    two: list[int] = []
-    three: list[int] = []
-    add2, add3 = two.append, three.append
-    for h in hosts:
-        j = h.rfind(".", 0, h.rfind("."))  # the second dot from the right (-1: none)
-        if j < 0:
-            k = hash(h)
-            add2(k)
-            add3(k)
-        else:  # no third dot from the right: rfind gives -1, and the slice is the whole host
-            add2(hash(h[j + 1:]))
-            add3(hash(h[h.rfind(".", 0, j) + 1:]))
+    two = list(map(hash, hosts))
+    three = two.copy()
+    for i in compress(range(len(two)), map(gt, map(str.count, hosts, repeat(".")), repeat(1))):
+        h = hosts[i]
+        j = h.rfind(".", 0, h.rfind("."))  # the second dot from the right
+        two[i] = hash(h[j + 1:])
+        # no third dot from the right: rfind gives -1, and the slice is the whole host
+        three[i] = hash(h[h.rfind(".", 0, j) + 1:])
     return two, three
 
 
@@ -237,7 +236,7 @@ class _FrozenColumns:
     revoked: np.ndarray
 
     def active(self, row: int, at_us: int) -> bool:
-        return not self.revoked[row] and at_us < self.valid_until[row]
+        return not self.revoked.item(row) and at_us < self.valid_until.item(row)
 
     def active_mask(self, at_us: int) -> np.ndarray:
         return (~self.revoked) & (at_us < self.valid_until)
@@ -334,13 +333,32 @@ class _SortedKeys:
             where = np.flatnonzero(self.maybe(q))
             if len(where):
                 sub = q[where]
-                lo[where] = np.searchsorted(self.keys, sub, "left")
-                hi[where] = np.searchsorted(self.keys, sub, "right")
+                first, found = self._first(sub)
+                # a key is nearly always on one row: a second search only where the
+                # next row holds it too (each search costs a cache miss a step)
+                last = first + found
+                nxt = np.minimum(last, len(self.keys) - 1)
+                more = np.flatnonzero(found & (last < len(self.keys)) & (self.keys[nxt] == sub))
+                if len(more):
+                    last[more] = np.searchsorted(self.keys, sub[more], "right")
+                lo[where] = first
+                hi[where] = last
         return lo, hi
 
+    def _first(self, sub: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where each key would go (its first row if present), and whether it is present."""
+        first = np.searchsorted(self.keys, sub, "left")
+        found = self.keys[np.minimum(first, len(self.keys) - 1)] == sub
+        return first, found
+
     def contains(self, q: np.ndarray) -> np.ndarray:
-        lo, hi = self.spans(q)
-        return hi > lo
+        """Mask of the queried keys present (one search each, for those the bitmap passes)."""
+        out = np.zeros(len(q), dtype=bool)
+        if len(self.keys) and len(q):
+            where = np.flatnonzero(self.maybe(q))
+            if len(where):
+                out[where] = self._first(q[where])[1]
+        return out
 
 
 def _stable_order(prefixes: np.ndarray) -> np.ndarray:
@@ -713,14 +731,13 @@ class Blocklist:
     def _decide(self, kind, value, m: _Match, cols: _FrozenColumns, allow_match, allow_cols):
         if m.row < 0:
             return Verdict(kind, value, False, "not_listed")
-        eid = int(cols.entry_id[m.row])
-        info = dict(matched_expression=m.expression,
-                    entry_id=None if eid == _NO_ID else eid,
-                    source=self._sources[int(cols.source[m.row])] or None,
-                    score=float(cols.score[m.row]))
+        row = m.row
+        eid = cols.entry_id.item(row)
+        info = (m.expression, None if eid == _NO_ID else eid, self._sources[cols.source.item(row)] or None,
+                cols.score.item(row), None)
         if not m.active:
-            reason = "revoked" if cols.revoked[m.row] else "expired"
-            return Verdict(kind, value, False, reason, **info)
+            reason = "revoked" if cols.revoked.item(row) else "expired"
+            return _new_verdict((kind, value, False, reason) + info)
         a = allow_match()
         if a.active:
             aid = int(allow_cols.entry_id[a.row])
@@ -729,7 +746,7 @@ class Blocklist:
                            source=self._sources[int(allow_cols.source[a.row])] or None,
                            score=float(allow_cols.score[a.row]),
                            detail=f"allowlist overrides block entry on {m.expression}")
-        return Verdict(kind, value, True, "listed", **info)
+        return _new_verdict((kind, value, True, "listed") + info)
 
     def check_url(self, url: str | bytes, at: datetime | None = None) -> Verdict:
         """Check one URL. Raises :class:`InvalidUrl` if it cannot be read as a URL."""
@@ -770,27 +787,41 @@ class Blocklist:
         return out
 
     def _url_verdicts(self, parts: list[CanonicalUrl], at_us: int) -> list[Verdict]:
-        """Full check of URLs whose hosts passed the filter, one prefix search for all."""
+        """Full check of URLs whose hosts passed the filter, one prefix search for all.
+
+        Every URL starts as not listed (made in C, as in :meth:`_check_urls`); Python
+        only walks the expressions whose 4-byte prefix is listed, in expression order
+        per URL, with the row spans read out of the arrays once."""
         idx = self._url_block
-        exprs = [expressions_of(p) for p in parts]
-        flat = [e for es in exprs for e in es]
+        exprs = list(map(expressions_of, parts))
+        flat = list(chain.from_iterable(exprs))
         digests = expression_hashes(flat)
         lo, hi = idx.spans(digests)
-        owner = np.repeat(np.arange(len(parts)), [len(es) for es in exprs]).tolist()
-        hits: dict[int, list[int]] = {}
-        for k in np.flatnonzero(hi > lo).tolist():
-            hits.setdefault(owner[k], []).append(k)
-        out = [_new_verdict(("url", str(p), False, "not_listed", None, None, None, None, None)) for p in parts]
-        for i, ks in hits.items():
+        none = repeat(None)
+        out = list(map(_new_verdict, zip(repeat("url"), map(str, parts), repeat(False), repeat("not_listed"),
+                                          none, none, none, none, none)))
+        found = np.flatnonzero(hi > lo)
+        if not len(found):
+            return out
+        owners = np.repeat(np.arange(len(parts)), list(map(len, exprs)))[found].tolist()
+        ks, los, his = found.tolist(), lo[found].tolist(), hi[found].tolist()
+        full, cols = idx._full_bytes, idx.cols
+        j, n = 0, len(ks)
+        while j < n:
+            i = owners[j]
             m = _Match()
-            for k in ks:  # in expression order: the first active match decides
-                for row in range(int(lo[k]), int(hi[k])):
-                    if idx.full_hash_is(row, digests[k]):
-                        m.offer(row, flat[k], idx.cols.active(row, at_us))
-                if m.active:
-                    break
-            out[i] = self._decide("url", out[i].value, m, idx.cols,
-                                  lambda es=exprs[i]: self._url_allow.match(es, at_us), self._url_allow.cols)
+            while j < n and owners[j] == i:
+                if not m.active:  # in expression order: the first active match decides
+                    k = ks[j]
+                    d = digests[k]
+                    for row in range(los[j], his[j]):
+                        if full[32 * row:32 * row + 32] == d:
+                            m.offer(row, flat[k], cols.active(row, at_us))
+                j += 1
+            if m.row >= 0:
+                out[i] = self._decide("url", out[i].value, m, cols,
+                                      lambda es=exprs[i]: self._url_allow.match(es, at_us),
+                                      self._url_allow.cols)
         return out
 
     # ---- phone checks
