@@ -1,6 +1,5 @@
 """Incremental linking gives the batch groups, whatever the order of arrival."""
 
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -101,12 +100,15 @@ def test_duplicate_report_is_refused():
     assert len(linker) == 1
 
 
-def test_adding_stays_fast_with_many_reports():
-    """A smoke check of the ≤ 20 ms budget (the benchmark measures it properly)."""
+def test_many_reports_held_and_more_arriving_give_the_batch_groups():
+    """20,000 reports held, 200 more arriving one by one: the groups are the batch's
+    (the time an addition takes is measured by ``benchmarks/bench_linking.py``)."""
+    held = [Report(f"R{i}", (("phone", f"+86139{i % 5000:08d}"), ("bank_card", f"6222{i % 3000:012d}")))
+            for i in range(20_000)]
+    arriving = [Report(f"N{i}", (("phone", f"+86139{i:08d}"), ("ip", f"103.1.{i % 250}.1"))) for i in range(200)]
     linker = Linker()
-    for i in range(20_000):
-        linker.add(Report(f"R{i}", (("phone", f"+86139{i % 5000:08d}"), ("bank_card", f"6222{i % 3000:012d}"))))
-    t = time.perf_counter()
-    for i in range(200):
-        linker.add(Report(f"N{i}", (("phone", f"+86139{i:08d}"), ("ip", f"103.1.{i % 250}.1"))))
-    assert (time.perf_counter() - t) / 200 < 0.020
+    for r in held + arriving:
+        linker.add(r)
+    groups = linker.partition()
+    assert groups == link(ReportTable.from_reports(held + arriving), CommonPolicy(), Decisions([])).partition()
+    assert sum(map(len, groups)) <= len(held) + len(arriving) and any("N0" in g for g in groups)
