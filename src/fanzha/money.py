@@ -108,7 +108,9 @@ def _tokens(num: str) -> list[tuple[str, object]]:
             m = _ARABIC.match(num, i)
             assert m is not None
             text = m.group(0)
-            value = Fraction(text.replace(",", ""))
+            digits = text.replace(",", "")
+            # exact either way; a whole number as an int (Fraction arithmetic is the slow part)
+            value = Fraction(digits) if "." in digits else int(digits)
             single = len(text) == 1
             out.append(("num", (value, single)))
             i = m.end()
@@ -116,7 +118,7 @@ def _tokens(num: str) -> list[tuple[str, object]]:
             out.append(("zero", None))
             i += 1
         elif ch in _CN_DIGIT:
-            out.append(("num", (Fraction(_CN_DIGIT[ch]), True)))
+            out.append(("num", (_CN_DIGIT[ch], True)))
             i += 1
         elif ch in _CN_SMALL:
             out.append(("small", _CN_SMALL[ch]))
@@ -129,7 +131,7 @@ def _tokens(num: str) -> list[tuple[str, object]]:
     return out
 
 
-def _eval_numeral(num: str) -> Fraction:
+def _eval_numeral(num: str) -> Fraction | int:
     """Value of a numeral in yuan: ``"7万2千"`` → 72000, ``"一万五"`` → 15000.
 
     Follows the spoken grammar: scale words multiply what precedes them, 万 and 亿
@@ -139,10 +141,11 @@ def _eval_numeral(num: str) -> Fraction:
     toks = _tokens(num)
     if not toks:
         raise AmountError("amount has no number")
-    total = Fraction(0)  # groups closed by 亿
-    wan = Fraction(0)  # the group closed by 万 within the current 亿 group
-    sec = Fraction(0)  # below 万
-    cur: Fraction | None = None
+    # Exact values: ints, or Fractions once a decimal is read.
+    total: Fraction | int = 0  # groups closed by 亿
+    wan: Fraction | int = 0  # the group closed by 万 within the current 亿 group
+    sec: Fraction | int = 0  # below 万
+    cur: Fraction | int | None = None
     cur_single = False
     after_zero = False
     last_scale: int | None = None
@@ -162,7 +165,7 @@ def _eval_numeral(num: str) -> Fraction:
             unit = int(val)  # type: ignore[arg-type]
             if cur is None:
                 if unit == 10 and last_scale is None or (unit == 10 and after_zero):
-                    cur = Fraction(1)
+                    cur = 1
                 else:
                     raise AmountError(f"{num!r}: scale word without a number")
             if last_small is not None and unit >= last_small:
@@ -181,9 +184,9 @@ def _eval_numeral(num: str) -> Fraction:
                 wan = part * unit
             else:
                 total = (total + wan + part) * unit
-                wan = Fraction(0)
+                wan = 0
             sec, cur, after_zero, last_scale, last_small, group_open = (
-                Fraction(0), None, False, unit, None, False)
+                0, None, False, unit, None, False)
     if cur is not None:
         if cur_single and not after_zero and last_scale is not None and last_scale >= 100:
             sec += cur * (last_scale // 10)
@@ -202,12 +205,37 @@ def parse_cn_amount(text: str) -> int:
     """
     if not isinstance(text, str):
         raise AmountError(f"amount must be text, got {type(text).__name__}")
+    plain = _PLAIN_AMOUNT.fullmatch(text)
+    if plain is not None:  # the commonest spelling ("123150元", "9.9万"): what the grammar gives it
+        whole, frac, wan = plain.group("int", "frac", "wan")
+        value = int(whole.replace(",", "")) * 100 + int((frac or "").ljust(2, "0"))
+        if wan:
+            value *= 10**4
+    else:
+        value = _parse_cn_fen(text)
+    if value <= 0:
+        raise AmountError(f"amount must be positive: {text!r}")
+    if value > MAX_FEN:
+        raise AmountError(f"amount is implausibly large (over {MAX_FEN // 100} yuan): {text!r}")
+    return value
+
+
+#: Arabic digits (thousands separated or not, at most two decimals), 万 or not, a yuan
+#: word or not, and nothing else: the amounts the grammar of :func:`_parse_cn_fen` reads
+#: as the number itself (times 10^4 for 万), always a whole number of fen.
+_PLAIN_AMOUNT = re.compile(r"(?P<int>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.(?P<frac>[0-9]{1,2}))?(?P<wan>万)?"
+                           r"(?:元钱|块钱|元|圆|块|yuan|RMB|rmb)?")
+
+
+def _parse_cn_fen(text: str) -> int:
+    """:func:`parse_cn_amount` by the grammar, before the range checks (whole fen only)."""
     s = re.sub(r"\s+", "", text)
     s = _AMOUNT_PREFIX.sub("", s)
     if s.endswith("整") or s.endswith("正"):
         s = s[:-1]
     # Trailing 角 / 分 after the yuan word: 12元5角3分, 伍元叁角.
-    jiao = fen_part = Fraction(0)
+    jiao: Fraction | int = 0
+    fen_part: Fraction | int = 0
     m = re.search(r"(?:元|圆|块|^)(?:(?P<j>[\d零〇一二两三四五六七八九壹贰叁肆伍陆柒捌玖])[角毛])?"
                   r"(?:零?(?P<f>[\d一二两三四五六七八九壹贰叁肆伍陆柒捌玖])分)?$", s)
     if m and (m.group("j") or m.group("f")):
@@ -226,16 +254,11 @@ def parse_cn_amount(text: str) -> int:
             break
     if not s and not (jiao or fen_part):
         raise AmountError(f"no number in amount {text!r}")
-    yuan = (_eval_numeral(s) if s else Fraction(0)) + jiao + fen_part
+    yuan = (_eval_numeral(s) if s else 0) + jiao + fen_part
     fen = yuan * 100
     if fen.denominator != 1:
         raise AmountError(f"amount has a fraction of a fen: {text!r}")
-    value = int(fen)
-    if value <= 0:
-        raise AmountError(f"amount must be positive: {text!r}")
-    if value > MAX_FEN:
-        raise AmountError(f"amount is implausibly large (over {MAX_FEN // 100} yuan): {text!r}")
-    return value
+    return int(fen)
 
 
 def _digit_value(ch: str) -> int:

@@ -6,16 +6,24 @@ import json
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fanzha.errors import InputError
 from fanzha.intake.classify import (
+    _BREAKS,
+    _LEX_RE,
+    _NOT_BREAK,
     SCAM_TYPES,
     Classifier,
+    _fold,
+    _LazyOffsets,
     classify,
     classify_many,
+    default_classifier,
+    lexicon_hits,
     normalise,
     normalise_with_offsets,
 )
@@ -212,3 +220,63 @@ def test_any_text_gets_one_valid_answer_quoting_itself(texts: list[str]) -> None
         assert 0.0 < out.confidence <= 1.0
         assert all(phrase and phrase in text for phrase in out.evidence)
         assert out == classify(text)
+
+
+#: Report-like text with what normalisation treats specially (full-width forms, digits
+#: that are not decimal, Latin words kept or not, spaces of every kind, İ that lower-cases
+#: to two characters).
+_PIECES = list("转账公安客服刷单贷款征信余额验证码被骗提醒，。！、“”（）【】-—…0123456789０１２Ａｑ²①abcxQKİß §\t\n\u3000.,:")
+_PIECES += ["app", "refund", "VIP", "1,000.5", "安全账户", "6222 0202 1234 5678", "usdt", "  ", "qq", "1.2.3"]
+_TEXT = st.lists(st.sampled_from(_PIECES), max_size=50).map("".join) | st.text(max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TEXT, st.randoms(use_true_random=False))
+def test_lazy_offsets_are_the_offsets(text: str, rnd) -> None:
+    """Asked in any order, the lazy spans are normalise_with_offsets' spans."""
+    norm, starts, ends = normalise_with_offsets(text)
+    lazy = _LazyOffsets(_fold(text))
+    order = list(range(len(norm)))
+    rnd.shuffle(order)
+    for i in order:
+        assert lazy.span(i) == (starts[i], ends[i]), (text, i)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TEXT)
+def test_lexicon_hits_are_every_match_of_each_group(text: str) -> None:
+    norm = normalise(text)
+    want = {}
+    for name, rx in _LEX_RE:
+        spans = [(m.start(), m.end()) for m in rx.finditer(norm)]
+        if spans:
+            want[name] = spans
+    assert lexicon_hits(norm) == want
+
+
+def test_breaks_table_is_the_break_characters() -> None:
+    for cp in range(0x3100):
+        not_break = bool(_NOT_BREAK[min(cp, len(_NOT_BREAK) - 1)])
+        assert not_break == (chr(cp) not in _BREAKS), hex(cp)
+
+
+def _scores_from_each_texts_values(model: Classifier, idxs: list) -> np.ndarray:
+    """scores_many with each text's feature values from :meth:`Classifier.values`."""
+    out = np.tile(model.bias, (len(idxs), 1))
+    lengths = np.asarray([len(i) for i in idxs], np.int64)
+    rows = np.flatnonzero(lengths)
+    if len(rows):
+        cols = np.concatenate([idxs[r] for r in rows])
+        vals = np.concatenate([model.values(idxs[r]) for r in rows])
+        starts = np.r_[0, np.cumsum(lengths[rows])[:-1]]
+        out[rows] += np.add.reduceat(model.weights[cols] * vals[:, None], starts, axis=0)
+    return out
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_TEXT, max_size=8))
+def test_scores_of_a_batch_use_each_texts_values(texts: list[str]) -> None:
+    model = default_classifier()
+    idxs = [model._features(t)[0] for t in texts if t.strip()]
+    idxs.insert(len(idxs) // 2, np.zeros(0, np.int64))  # a text with no feature at all
+    assert np.array_equal(model.scores_many(idxs), _scores_from_each_texts_values(model, idxs))

@@ -14,7 +14,7 @@ from fanzha.money import parse_cn_amount as money_parse_cn_amount
 
 ex = importlib.import_module("fanzha.intake.extract")  # the package's ``extract`` is the function
 
-_PIECES = list("qQvVwWxX扣企鹅信微加+支付宝@./:()（）点 　０１２３４5678913-_tel") + [
+_PIECES = list("qQvVwWxX扣企鹅信微加+支付宝@./:()（）点 　０１２３４5678913-_tel") + [" dot ", "[.]", "【点】", "{.}", "。", " . ",
     "qq", "QQ", "扣扣", "企鹅号", "微信", "v信", "VX", "wx", "wechat", "weixin", "wxid_", "加v", "+v",
     "支付宝", "tel", "Phone", "mobile", "http://", "hxxps : //", "ftp://", "www.", ".com", ".cn", "点com",
     "(023)", "（0592）", "+86(10)", "13912345678", "6222025260181590832", "1.2.3.4", "a@b.cn", "12,800元"]
@@ -79,3 +79,47 @@ def test_mis_decoded_check_is_the_character_count(text: str) -> None:
         assert refused and "mis-decoded" in str(err)
     else:
         assert not refused
+
+
+def _without_lookahead(rx):
+    """The pattern without its opening lookahead (the quick look at the first character)."""
+    head = "(?i)" if rx.pattern.startswith("(?i)") else ""
+    body = rx.pattern[len(head):]
+    assert body.startswith(("(?=[", "(?=\\d)"))
+    return ex.re.compile(head + body[body.index(")") + 1:], rx.flags)
+
+
+_LOOKAHEAD_PATTERNS = ["_WRITTEN_DOT", "_URL_SCHEME", "_URL_HOST", "_IP", "_IP_URL", "_RUN", "_QQ", "_WECHAT"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TEXT | st.text(max_size=40))
+def test_a_patterns_opening_lookahead_changes_no_match(text: str) -> None:
+    t = ex.normalise(text)
+    u = ex._WRITTEN_DOT.sub(lambda m: "\x00" * (len(m.group(0)) - 1) + ".", t)
+    for name in _LOOKAHEAD_PATTERNS:
+        rx = getattr(ex, name)
+        plain = _without_lookahead(rx)
+        for s in (t, u, text):
+            assert [m.group(0, *rx.groupindex) for m in rx.finditer(s)] == \
+                [m.group(0, *plain.groupindex) for m in plain.finditer(s)], (name, s)
+
+
+def _luhn_digit_by_digit(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text("0123456789", max_size=24) | st.text("0123456789٣x", max_size=8))
+def test_luhn_by_bytes_is_luhn_digit_by_digit(digits: str) -> None:
+    from fanzha.intake import bins
+
+    assert bins.luhn_ok(digits) == _luhn_digit_by_digit(digits)

@@ -70,3 +70,36 @@ def test_round_trip_chinese_numerals(fen: int) -> None:
 def test_round_trip_arabic_with_separators(fen: int) -> None:
     yuan, rest = divmod(fen, 100)
     assert parse_cn_amount(f"{yuan:,}.{rest:02d}元") == fen
+
+
+def _by_the_grammar(text: str) -> tuple[str, object]:
+    """parse_cn_amount's answer (fen, or the error's message) read by the grammar alone."""
+    from fanzha.money import _parse_cn_fen
+
+    try:
+        value = _parse_cn_fen(text)
+    except AmountError as err:
+        return ("error", str(err))
+    if value <= 0:
+        return ("error", f"amount must be positive: {text!r}")
+    if value > MAX_FEN:
+        return ("error", f"amount is implausibly large (over {MAX_FEN // 100} yuan): {text!r}")
+    return ("fen", value)
+
+
+def _answer(text: str) -> tuple[str, object]:
+    try:
+        return ("fen", parse_cn_amount(text))
+    except AmountError as err:
+        return ("error", str(err))
+
+
+_AMOUNT_PIECES = list("0123456789,.万元块圆角分整多 ") + ["元钱", "块钱", "yuan", "RMB", "rmb", "000", ",000", "w", "千", "¥", "٣"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_AMOUNT_PIECES), min_size=1, max_size=12).map("".join)
+       | st.from_regex(r"[0-9]{1,20}(\.[0-9]{1,3})?万?(元|块|yuan)?", fullmatch=True)
+       | st.from_regex(r"[0-9]{1,3}(,[0-9]{3}){0,5}(\.[0-9]{1,2})?万?元?", fullmatch=True))
+def test_plain_amounts_are_read_as_the_grammar_reads_them(text: str) -> None:
+    assert _answer(text) == _by_the_grammar(text)

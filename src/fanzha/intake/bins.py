@@ -58,8 +58,17 @@ def scheme(card: str) -> str | None:
     return None
 
 
+# What a digit (as an ASCII byte) adds to the Luhn sum when it is doubled.
+_DOUBLED = bytes(range(256)).translate(
+    bytes.maketrans(b"0123456789", bytes(2 * d - 9 * (d > 4) for d in range(10))))
+
+
 def luhn_ok(digits: str) -> bool:
     """The Luhn check digit every payment card carries; a mistyped card fails it."""
+    if digits.isascii() and digits.isdigit():  # every card: the same sum, byte by byte
+        raw = digits.encode("ascii")
+        kept, doubled = raw[-1::-2], raw[-2::-2]
+        return (sum(kept) - 48 * len(kept) + sum(doubled.translate(_DOUBLED))) % 10 == 0
     total = 0
     for i, ch in enumerate(reversed(digits)):
         d = ord(ch) - 48

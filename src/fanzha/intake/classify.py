@@ -53,7 +53,17 @@ def normalise(text: str) -> str:
     """One spelling for what means the same to the model: full-width to ASCII, lower
     case, every number to ``0`` and every Latin word to ``a`` (amounts, phone numbers
     and app names change from report to report; that a number is there does not)."""
-    t = text.translate(_FULLWIDTH).lower()
+    return _normalise_folded(_fold(text))
+
+
+def _fold(text: str) -> str:
+    """The first step of :func:`normalise`: full-width to ASCII, lower case (what evidence
+    positions are counted in, too)."""
+    return text.translate(_FULLWIDTH).lower()
+
+
+def _normalise_folded(t: str) -> str:
+    """:func:`normalise` of a text already :func:`_fold`-ed."""
     t = _DIGITS.sub("0", t)
     t = _LATIN.sub(lambda m: m.group(0) if m.group(0) in _KEEP_LATIN else "a", t)
     return _SPACE.sub(" ", t)
@@ -161,9 +171,9 @@ def lexicon_hits(norm: str) -> dict[str, list[tuple[int, int]]]:
     """For each lexicon group present in normalised text: the (start, end) of each hit."""
     out: dict[str, list[tuple[int, int]]] = {}
     for name, rx in _LEX_RE:
-        spans = [(m.start(), m.end()) for m in rx.finditer(norm)]
-        if spans:
-            out[name] = spans
+        first = rx.search(norm)  # most groups are absent: one search says so
+        if first is not None:
+            out[name] = [first.span(), *[m.span() for m in rx.finditer(norm, first.end())]]
     return out
 
 
@@ -254,9 +264,10 @@ class Classifier:
         norm = normalise(text)
         return self._features_of(norm, self._lookup_ngrams(norm))
 
-    def _features_many(self, texts: list[str]) -> list[tuple]:
-        """:meth:`_features` of many texts, their n-grams looked up all at once."""
-        norms = [normalise(t) for t in texts]
+    def _features_many(self, texts: list[str], folded: list[str] | None = None) -> list[tuple]:
+        """:meth:`_features` of many texts, their n-grams looked up all at once (``folded``:
+        the texts already :func:`_fold`-ed, when the caller has them)."""
+        norms = [_normalise_folded(f) for f in (folded if folded is not None else map(_fold, texts))]
         return [self._features_of(norm, found) for norm, found in zip(norms, self._lookup_ngrams_many(norms))]
 
     def _features_of(self, norm: str, found: np.ndarray) -> tuple:
@@ -380,8 +391,14 @@ class Classifier:
         rows = np.flatnonzero(lengths)
         if len(rows):
             cols = np.concatenate([idxs[r] for r in rows])
-            vals = np.concatenate([self.values(idxs[r]) for r in rows])
             starts = np.r_[0, np.cumsum(lengths[rows])[:-1]]
+            # :meth:`values` of every row at once (the same numbers, row by row)
+            lex = self.is_lex[cols]
+            n_grams = lengths[rows] - np.add.reduceat(lex.astype(np.int64), starts)
+            per_gram = np.zeros(len(rows))
+            some = n_grams > 0
+            per_gram[some] = 1.0 / np.sqrt(n_grams[some].astype(np.float64))
+            vals = np.where(lex, np.float32(LEX_VALUE), np.repeat(per_gram.astype(np.float32), lengths[rows]))
             out[rows] += np.add.reduceat(self.weights[cols] * vals[:, None], starts, axis=0)
         return out
 
@@ -419,14 +436,17 @@ class Classifier:
         texts = list(texts)
         for n, text in enumerate(texts):
             check_text(text, where=where if where == "text" else f"{where}[{n}]")
-        parts = self._features_many(texts)
+        folded = [_fold(t) for t in texts]
+        parts = self._features_many(texts, folded)
         probs = self.probabilities(self.scores_many([idx for idx, _, _ in parts])) if parts else []
+        best = [self.decide(p, hits) for (_, _, hits), p in zip(parts, probs)]
+        candidates = self._candidates_many(best, [occurrences for _, occurrences, _ in parts],
+                                           [hits for _, _, hits in parts])
         out = []
-        for text, (_, occurrences, hits), p in zip(texts, parts, probs):
-            best = self.decide(p, hits)
-            code = self.classes[best]
-            out.append(Classification(code, SCAM_TYPES[code], round(float(p[best]), 4),
-                                      self._evidence(text, best, occurrences, hits, evidence)))
+        for text, fold, (_, occurrences, hits), p, cls, spans in zip(texts, folded, parts, probs, best, candidates):
+            code = self.classes[cls]
+            out.append(Classification(code, SCAM_TYPES[code], round(float(p[cls]), 4),
+                                      self._evidence(text, cls, occurrences, hits, evidence, fold, spans)))
         return out
 
     def _gains(self) -> np.ndarray:
@@ -441,40 +461,109 @@ class Classifier:
             gains = self._gain_table = self.weights - others
         return gains
 
+    def _candidates_many(self, classes: list[int], occurrences: list[tuple],
+                         hits: list[dict[str, list[tuple[int, int]]]]) -> list[list[tuple[float, int, int]]]:
+        """For each text (its n-gram ``occurrences`` as :meth:`_features` gives them, its
+        lexicon ``hits``) and its class: the candidate phrases of :meth:`_evidence`,
+        (total, start, end) in the normalised text, strongest first. The texts are scored
+        together, a few at a time (:data:`_GRID_CELLS`), as the rows of one grid."""
+        out: list[list[tuple[float, int, int]]] = []
+        group: list[int] = []
+        widest = 0
+        for j, occ in enumerate(occurrences):
+            n = len(occ[3])
+            if group and (len(group) + 1) * max(widest, n) > _GRID_CELLS:
+                out += self._candidates_group([classes[i] for i in group], [occurrences[i] for i in group],
+                                              [hits[i] for i in group])
+                group, widest = [], 0
+            group.append(j)
+            widest = max(widest, n)
+        if group:
+            out += self._candidates_group([classes[i] for i in group], [occurrences[i] for i in group],
+                                          [hits[i] for i in group])
+        return out
+
+    def _candidates_group(self, classes: list[int], occurrences: list[tuple],
+                          hits: list[dict[str, list[tuple[int, int]]]]) -> list[list[tuple[float, int, int]]]:
+        """:meth:`_candidates_many` of a few texts, one row of a grid each. Every step
+        computes, row by row, what it computes for one text alone: each bin of the count
+        belongs to one text and receives its additions in that text's order (starts, then
+        ends); a running sum along a row adds in order; the cells past a text's end are
+        zero, so no row's maximum and no run of strong characters changes."""
+        n_texts = len(occurrences)
+        norms = [occ[3] for occ in occurrences]
+        lengths = np.fromiter(map(len, norms), np.int64, n_texts)
+        counts = np.fromiter((len(occ[0]) for occ in occurrences), np.int64, n_texts)
+        widest = int(lengths.max()) if n_texts else 0
+        if widest == 0:
+            return [[] for _ in occurrences]
+        # each n-gram spreads its gain for its text's class over its characters (a difference array)
+        base = np.concatenate([[0], np.cumsum(lengths + 1)[:-1]]).astype(np.int64)  # text j: bins base[j]…+lengths[j]
+        ids = np.concatenate([occ[0] for occ in occurrences]).astype(np.int64, copy=False)
+        at = np.concatenate([occ[1] for occ in occurrences]).astype(np.int64, copy=False)
+        length = np.concatenate([occ[2] for occ in occurrences]).astype(np.int64, copy=False)
+        gain = self._gains()[ids, np.repeat(np.asarray(classes, np.int64), counts)]
+        keep = gain > 0
+        length_kept = length[keep]
+        at_kept = at[keep] + np.repeat(base, counts)[keep]
+        share = gain[keep] / length_kept
+        diff = np.bincount(np.concatenate([at_kept, at_kept + length_kept]),
+                           np.concatenate([share, -share]), minlength=int((lengths + 1).sum()))
+        rows = np.repeat(np.arange(n_texts), lengths)
+        first = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        cols = np.arange(int(lengths.sum())) - np.repeat(first, lengths)
+        grid = np.zeros((n_texts, widest))
+        grid[rows, cols] = diff[np.repeat(base, lengths) + cols]
+        scores = np.cumsum(grid, axis=1).astype(np.float32)
+        scores[np.abs(scores) < 1e-6] = 0.0
+        scores[np.arange(widest)[None, :] >= lengths[:, None]] = 0.0  # past each text's end
+        # the lexicon cues of each text's class add to their characters
+        for j, (cls, found, n) in enumerate(zip(classes, hits, lengths.tolist())):
+            code = self.classes[cls]
+            groups = [f"§{code}"] if code != "not_fraud" else [g for g in found if g.startswith("§nf:")]
+            if not any(found.get(g) for g in groups):
+                continue
+            per_char = scores[j, :n]
+            if per_char.size and per_char.max() > 0:
+                for g in groups:
+                    for a, b in found.get(g, []):
+                        per_char[a:b] += float(per_char.max())
+        top = scores.max(axis=1)
+        # candidate phrases: maximal runs of characters over 0.2 of the row's best, punctuation aside
+        # (the threshold as a float32, what comparing a float32 row with a Python float uses)
+        threshold = (0.2 * top.astype(np.float64)).astype(np.float32)
+        points = np.frombuffer("".join(norms).encode("utf-32-le", "surrogatepass"), np.uint32)
+        strong = np.zeros((n_texts, widest + 2), np.int8)
+        strong[rows, cols + 1] = _NOT_BREAK[np.minimum(points, len(_NOT_BREAK) - 1)]  # (never a digit)
+        strong[:, 1:-1] &= scores > threshold[:, None]
+        edge_rows, edges = np.nonzero(np.diff(strong, axis=1))  # row by row: start, end, start, end…
+        out: list[list[tuple[float, int, int]]] = [[] for _ in range(n_texts)]
+        edge_rows, edges = edge_rows[0::2].tolist(), edges.tolist()
+        for i, j in enumerate(edge_rows):
+            a, b = edges[2 * i], edges[2 * i + 1]
+            if b - a >= 2:
+                out[j].append((float(scores[j, a:b].sum()), a, b))
+        top = top.tolist()
+        for j in range(n_texts):
+            if top[j] <= 0:
+                out[j] = []
+            else:
+                out[j].sort(key=lambda s: -s[0])
+        return out
+
     def _evidence(self, text: str, cls: int, occurrences: tuple[np.ndarray, np.ndarray, np.ndarray, str],
-                  hits: dict[str, list[tuple[int, int]]], k: int) -> list[str]:
+                  hits: dict[str, list[tuple[int, int]]], k: int, folded: str | None = None,
+                  spans: list[tuple[float, int, int]] | None = None) -> list[str]:
         """The stretches of the text that pushed most towards class ``cls``: each
         character scores the weight its n-grams give ``cls`` over the runner-up class,
         and the lexicon cues of ``cls`` found in the text add to their characters; runs
         of positive characters are candidate phrases, ranked by their total, and quoted
-        from the original text."""
-        ids, at, length, norm = occurrences  # as normalise_with_offsets spells it, up to digits like ²
-        # each n-gram spreads its gain for ``cls`` over its characters (a difference array)
-        gain = self._gains()[ids, cls]
-        keep = gain > 0
-        share = gain[keep] / length[keep]
-        diff = np.bincount(np.concatenate([at[keep], at[keep] + length[keep]]),
-                           np.concatenate([share, -share]), minlength=len(norm) + 1)[:len(norm) + 1]
-        per_char = np.cumsum(diff[:-1]).astype(np.float32)
-        per_char[np.abs(per_char) < 1e-6] = 0.0
-        if per_char.size and per_char.max() > 0:
-            code = self.classes[cls]
-            groups = [f"§{code}"] if code != "not_fraud" else [g for g in hits if g.startswith("§nf:")]
-            for g in groups:
-                for a, b in hits.get(g, []):
-                    per_char[a:b] += float(per_char.max())
-        if not per_char.size or per_char.max() <= 0:
-            return []
-        threshold = 0.2 * float(per_char.max())
-        # candidate phrases: maximal runs of characters over the threshold, punctuation aside
-        strong = per_char > threshold
-        strong[[m.start() for m in _BREAK_RE.finditer(norm)]] = False  # (never a digit)
-        edges = np.flatnonzero(np.diff(np.concatenate([[False], strong, [False]]).astype(np.int8)))
-        spans = [(float(per_char[a:b].sum()), a, b)
-                 for a, b in zip(edges[0::2].tolist(), edges[1::2].tolist()) if b - a >= 2]
-        spans.sort(key=lambda s: -s[0])
+        from the original text (``folded``: :func:`_fold` of it, and ``spans``: the
+        candidates (:meth:`_candidates_many`), when the caller has them)."""
+        if spans is None:
+            [spans] = self._candidates_many([cls], [occurrences], [hits])
         out: list[str] = []
-        offsets = _Offsets(text) if spans else None
+        offsets = _LazyOffsets(folded if folded is not None else _fold(text)) if spans else None
         for _, a, b in spans:
             phrase = text[offsets.span(a)[0]:offsets.span(b - 1)[1]].strip()
             if len(phrase) > 16:  # quote a window around the strongest part, still verbatim
@@ -496,8 +585,13 @@ def _ngram_grid(n_chars: int) -> tuple[np.ndarray, np.ndarray]:
     return starts.astype(np.int64), lengths.astype(np.int64)
 
 
+#: The most cells (texts × characters) of one grid of :meth:`Classifier._candidates_many`.
+_GRID_CELLS = 1 << 17
+
 _BREAKS = frozenset("，。,.！？!?；;：: 、“”\"'（）()【】[]《》-—…~")
-_BREAK_RE = re.compile("[" + re.escape("".join(sorted(_BREAKS))) + "]")
+# _BREAKS as a table by code point (True: not a break), for a whole text at once.
+_NOT_BREAK = np.ones(max(map(ord, _BREAKS)) + 2, bool)
+_NOT_BREAK[[ord(c) for c in _BREAKS]] = False
 
 
 def _token_rep(tok: str) -> str:
@@ -559,6 +653,46 @@ class _Offsets:
         return "".join(out)
 
 
+class _LazyOffsets:
+    """:class:`_Offsets`' :meth:`~_Offsets.span`, worked out only as far into the text as
+    the characters asked about (evidence quotes a few phrases; the rest of the text is
+    never read). Only runs of two or more characters move positions or widen a span, so
+    only they are read (:data:`_LONG_RUNS`). Built on the :func:`_fold`-ed text."""
+
+    __slots__ = ("_done", "_next", "_out_starts", "_runs", "_shift")
+
+    def __init__(self, folded: str):
+        self._next = _LONG_RUNS.finditer(folded).__next__
+        self._runs: list[tuple[int, int, int]] = []  # (start, end, length of what it is written as)
+        self._out_starts: list[int] = []
+        self._shift = 0
+        self._done = False
+
+    def span(self, i: int) -> tuple[int, int]:
+        """The (start, end) in the text of the token that normalised character ``i`` writes."""
+        out_starts = self._out_starts
+        while not self._done and (not out_starts or out_starts[-1] <= i):
+            try:
+                m = self._next()
+            except StopIteration:
+                self._done = True
+                break
+            a, b = m.span()
+            tok = m.group()
+            n = len(tok) if tok in _KEEP_LATIN else 1  # only a kept Latin word is written as more than one
+            self._runs.append((a, b, n))
+            out_starts.append(a + self._shift)
+            self._shift += n - (b - a)
+        k = bisect.bisect_right(out_starts, i) - 1
+        if k >= 0:
+            a, b, n = self._runs[k]
+            start = out_starts[k]
+            if i < start + n:
+                return a, b
+            i -= start + n - b
+        return i, i + 1
+
+
 def normalise_with_offsets(text: str) -> tuple[str, list[int], list[int]]:
     """:func:`normalise`, with each output character's span in the original text (so
     evidence is quoted as written, numbers and names included)."""
@@ -569,6 +703,9 @@ def normalise_with_offsets(text: str) -> tuple[str, list[int], list[int]]:
 
 
 _RUNS = re.compile(r"\d+(?:[.,]\d+)*|[a-z]+|\s+")
+#: The matches of :data:`_RUNS` two or more characters long (each is as long there as
+#: here: a run of digits is as long as it can be).
+_LONG_RUNS = re.compile(r"\d(?:[.,]?\d)+|[a-z]{2,}|\s{2,}")
 
 
 @lru_cache(maxsize=1)

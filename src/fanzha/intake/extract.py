@@ -83,17 +83,19 @@ _TLDS = (
 # Written-out dots ("点", "[.]", "(点)", " dot ", "。") between the parts of a host name.
 # Replaced by "." padded with NULs so the text keeps its length and positions.
 _WRITTEN_DOT = re.compile(
-    r"(?<=[A-Za-z0-9])\s*(?:点|點|。|\[\s*(?:\.|点|dot)\s*\]|\(\s*(?:\.|点|dot)\s*\)|（\s*(?:\.|点)\s*）|"
+    r"(?=[\s点點。\[(（【{.])(?<=[A-Za-z0-9])\s*(?:点|點|。|\[\s*(?:\.|点|dot)\s*\]|\(\s*(?:\.|点|dot)\s*\)|（\s*(?:\.|点)\s*）|"
     r"【\s*(?:\.|点)\s*】|\{\s*\.\s*\}|\s+dot\s+|\s+\.\s*|\.\s+)\s*(?=[A-Za-z0-9])", re.I)
 _URL_CHARS = r"[^\s<>\"'\u3000-\u303f\u4e00-\u9fff\uff00-\uffef，。；！？、）》】\x01]"
-_URL_SCHEME = re.compile(r"(?i)(?<![A-Za-z])(?:https?|hxxps?|ftp)\s*:\s*//" + _URL_CHARS + "+")
+# A pattern that opens with a lookahead naming every character a match can start with lets
+# the scan pass over every other position at once (see _AMOUNT below).
+_URL_SCHEME = re.compile(r"(?i)(?=[hf])(?<![A-Za-z])(?:https?|hxxps?|ftp)\s*:\s*//" + _URL_CHARS + "+")
 _LABEL = r"[A-Za-z0-9\x00](?:[A-Za-z0-9\-\x00]*[A-Za-z0-9\x00])?"
 _URL_HOST = re.compile(
-    r"(?i)(?<![A-Za-z0-9@.\-_/\x00])(?:" + _LABEL + r"\.)+(?:" + _TLDS + r")(?![A-Za-z0-9\-\x00])"
+    r"(?i)(?=[A-Za-z0-9\x00])(?<![A-Za-z0-9@.\-_/\x00])(?:" + _LABEL + r"\.)+(?:" + _TLDS + r")(?![A-Za-z0-9\-\x00])"
     r"(?::\d{1,5})?(?:[/?#]" + _URL_CHARS + "*)?")
 _IPV4 = r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-_IP = re.compile(r"(?<![\d.])" + _IPV4 + r"(?!\.?\d)")
-_IP_URL = re.compile(r"(?<![\d.])" + _IPV4 + r"(?::\d{1,5}(?:[/?#]" + _URL_CHARS + r"*)?|[/?#]" + _URL_CHARS + "*)")
+_IP = re.compile(r"(?=\d)(?<![\d.])" + _IPV4 + r"(?!\.?\d)")
+_IP_URL = re.compile(r"(?=\d)(?<![\d.])" + _IPV4 + r"(?::\d{1,5}(?:[/?#]" + _URL_CHARS + r"*)?|[/?#]" + _URL_CHARS + "*)")
 _TRAILING = ".,;:!?)]}'\"-_"
 
 
@@ -148,7 +150,7 @@ def _looks_like_id(s: str) -> bool:
     return 1900 <= int(s[6:10]) <= date.today().year
 
 
-_RUN = re.compile(r"(?<![A-Za-z0-9_.\x00])(?:\+\s?)?\d(?:[ \-]{1,2}\d|\d)*(?:[Xx](?![A-Za-z0-9]))?(?![\d.]\d)")
+_RUN = re.compile(r"(?=[+\d])(?<![A-Za-z0-9_.\x00])(?:\+\s?)?\d(?:[ \-]{1,2}\d|\d)*(?:[Xx](?![A-Za-z0-9]))?(?![\d.]\d)")
 _GROUP_SPLIT = re.compile(r"([ \-]+)")
 _ORDER_WORDS = re.compile(r"订单|单号|流水|交易号|编号|运单|快递|工单|批次|合同|序列号|IMEI|imei|回执|凭证|商户号|案件号|账单|会员号|学号|工号")
 _CARD_WORDS = re.compile(r"卡|账号|帐号|账户|帐户|户名")
@@ -178,10 +180,14 @@ def _phone(number: str, region: str | None) -> str | None:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+_NOT_DIGIT_OR_X = re.compile(r"[^\dXx]")
+_NOT_DIGIT = re.compile(r"\D")
+
+
 def _identify(token: str, before: str, after: str) -> tuple[str, str] | None:
     """What one run of digits is, given the text just before and after it."""
     plus = token.startswith("+")
-    digits = re.sub(r"[^\dXx]", "", token)
+    digits = _NOT_DIGIT_OR_X.sub("", token)
     n = len(digits)
     if digits[-1] in "Xx":
         return ("id_number", digits.upper()) if id_number_ok(digits.upper()) else None
@@ -231,7 +237,7 @@ def _split_points(token: str) -> list[tuple[int, int]]:
     for i in range(0, len(parts) - 2, 2):
         left, gap, right = parts[i], parts[i + 1], parts[i + 2]
         pos += len(left)
-        if len(re.sub(r"\D", "", left)) >= 7 or len(re.sub(r"\D", "", right)) >= 7 or len(gap) >= 2:
+        if len(_NOT_DIGIT.sub("", left)) >= 7 or len(_NOT_DIGIT.sub("", right)) >= 7 or len(gap) >= 2:
             points.append((pos, pos + len(gap)))
         pos += len(gap)
     return points
@@ -239,11 +245,11 @@ def _split_points(token: str) -> list[tuple[int, int]]:
 
 # --- keyword accounts -------------------------------------------------------------
 
-_QQ = re.compile(r"(?i)(?<![A-Za-z])(?:qq|扣扣|企鹅号?)\s*(?P<grp>群)?\s*(?:号码|号|账号|帐号|群号)?\s*(?:[:：]|是|为)?\s*"
+_QQ = re.compile(r"(?i)(?=[q扣企])(?<![A-Za-z])(?:qq|扣扣|企鹅号?)\s*(?P<grp>群)?\s*(?:号码|号|账号|帐号|群号)?\s*(?:[:：]|是|为)?\s*"
                  r"(?P<n>[1-9]\d{4,10})(?!\d)")
 _QQ_MORE = re.compile(r"\s*(?:[、,，/]|和|或|及|还有)\s*(?:qq\s*)?(?P<n>[1-9]\d{4,10})(?!\d)", re.I)
 _WECHAT = re.compile(
-    r"(?i)(?:微信|薇信|威信|维信|徽信|v信|(?<![A-Za-z])(?:vx|wx|wechat|weixin)|加\s?v|\+\s?v(?![A-Za-z]))\s*"
+    r"(?i)(?=[微薇威维徽vw加+])(?:微信|薇信|威信|维信|徽信|v信|(?<![A-Za-z])(?:vx|wx|wechat|weixin)|加\s?v|\+\s?v(?![A-Za-z]))\s*"
     r"(?:号码|号|账号|帐号|id)?\s*(?:[:：]|是|为)?\s*[“\"'「『]?"
     r"(?P<id>[A-Za-z][-_A-Za-z0-9]{5,19}|1[3-9]\d{9}|[1-9]\d{4,10})"
     r"(?![-_A-Za-z0-9@\d]|\.[A-Za-z0-9]|\s*(?:元|块|万|千|w|W))")
@@ -342,9 +348,9 @@ def parse_cn_amount(text: str) -> int:
     return _parse_cn_amount(text)
 
 
-def _mask(chars: list[str], start: int, end: int) -> None:
-    for i in range(start, end):
-        chars[i] = _MASK
+def _mask(text: str, start: int, end: int) -> str:
+    """``text`` with ``text[start:end]`` blanked out (each character by one _MASK)."""
+    return text[:start] + _MASK * (end - start) + text[end:]
 
 
 def extract(text: str) -> Extraction:
@@ -352,7 +358,7 @@ def extract(text: str) -> Extraction:
     check_text(text)
     out = Extraction()
     t = normalise(text)
-    masked = list(t)
+    masked = t  # t with every identifier found so far blanked out
 
     # 1. E-mails; a numeric QQ mailbox also gives the QQ number.
     for m in _EMAIL.finditer(t) if "@" in t else ():
@@ -361,21 +367,21 @@ def extract(text: str) -> Extraction:
         local, _, domain = email.partition("@")
         if domain in ("qq.com", "vip.qq.com", "foxmail.com") and local.isdigit() and 5 <= len(local) <= 11:
             out.add("qq", local)
-        _mask(masked, m.start(), m.end())
+        masked = _mask(masked, m.start(), m.end())
 
     # 2. URLs, over a copy where written-out dots are real dots (same length).
-    u = _WRITTEN_DOT.sub(lambda m: "\x00" * (len(m.group(0)) - 1) + ".", "".join(masked))
-    u_chars = list(u)
+    u = _WRITTEN_DOT.sub(lambda m: "\x00" * (len(m.group(0)) - 1) + ".", masked)
+    u_masked = u  # each pattern reads u with what the ones before it found blanked out
     found: list[tuple[int, str]] = []
     for regex, needs in ((_URL_SCHEME, "//"), (_IP_URL, "."), (_URL_HOST, ".")):
         if needs not in u:
             continue
-        for m in regex.finditer("".join(u_chars)):
+        for m in regex.finditer(u_masked):
             url = _clean_url(m.group(0))
             if url:
                 found.append((m.start(), url))
-            _mask(u_chars, m.start(), m.end())
-            _mask(masked, m.start(), m.end())
+            u_masked = _mask(u_masked, m.start(), m.end())
+            masked = _mask(masked, m.start(), m.end())
     for _, url in sorted(found):
         out.add("urls", url)
 
@@ -386,7 +392,7 @@ def extract(text: str) -> Extraction:
         except ValueError:
             continue
         out.add("ips", ip)
-        _mask(masked, m.start(), m.end())
+        masked = _mask(masked, m.start(), m.end())
 
     # 4. Accounts named by a keyword.
     for m in _ALIPAY.finditer(t) if "支付宝" in t else ():
@@ -394,24 +400,24 @@ def extract(text: str) -> Extraction:
     for m in _QQ.finditer(t) if _QQ_HINT.search(t) else ():
         kind = "qq_groups" if m.group("grp") or "群" in m.group(0) else "qq"
         out.add(kind, m.group("n"))
-        _mask(masked, m.start("n"), m.end("n"))
+        masked = _mask(masked, m.start("n"), m.end("n"))
         pos = m.end()
         while (more := _QQ_MORE.match(t, pos)) is not None:
             out.add(kind, more.group("n"))
-            _mask(masked, more.start("n"), more.end("n"))
+            masked = _mask(masked, more.start("n"), more.end("n"))
             pos = more.end()
     for m in _WECHAT.finditer(t) if _WECHAT_HINT.search(t) else ():
         wid = m.group("id")
         if wid.lower() not in _NOT_WECHAT:
             out.add("wechat", wid)
         if not wid[0].isdigit():
-            _mask(masked, m.start("id"), m.end("id"))
+            masked = _mask(masked, m.start("id"), m.end("id"))
     for m in _WXID.finditer(t) if "wxid_" in t else ():
         out.add("wechat", m.group(0))
-        _mask(masked, m.start(), m.end())
+        masked = _mask(masked, m.start(), m.end())
 
     # 5. Runs of digits: ID numbers, cards, phones.
-    mt = "".join(masked)
+    mt = masked
     for m in _RUN.finditer(mt):
         token = m.group(0).rstrip(" -")
         if sum(map(str.isdigit, token)) < 5:
@@ -422,7 +428,7 @@ def extract(text: str) -> Extraction:
         hit = _identify(token, before, after)
         if hit:
             _record(out, hit)
-            _mask(masked, start, m.end())
+            masked = _mask(masked, start, m.end())
             continue
         # Perhaps two numbers side by side: try the pieces between the gaps.
         points = _split_points(token)
@@ -438,14 +444,14 @@ def extract(text: str) -> Extraction:
                 hit = _identify(token[a:b], piece_before, mt[start + b:start + b + 4])
                 if hit:
                     _record(out, hit)
-                    _mask(masked, start + a, start + b)
+                    masked = _mask(masked, start + a, start + b)
                     i = j
                     break
             else:
                 i += 1
 
     # 6. Amounts, over the text with every identifier blanked.
-    _amounts("".join(masked), out)
+    _amounts(masked, out)
     return out
 
 
@@ -475,11 +481,11 @@ def _amounts(mt: str, out: Extraction) -> None:
     hits: list[tuple[int, int]] = []  # (position, fen)
     taken: set[int] = set()
     for m in _AMOUNT.finditer(mt):
-        num, pre, unit = m.group("num", "pre", "unit")
+        num, pre, unit, approx = m.group("num", "pre", "unit", "approx")
         is_arabic = num[0].isdigit()
         if not is_arabic and not any(c.isdigit() or c in _CN_NUM for c in num):
             continue
-        foreign = None if unit or pre else _FOREIGN.match(mt, m.end("approx") if m.group("approx") else m.end("num"))
+        foreign = None if unit or pre else _FOREIGN.match(mt, m.end("approx") if approx else m.end("num"))
         if foreign:
             try:
                 fen = parse_cn_amount(num)
@@ -495,6 +501,9 @@ def _amounts(mt: str, out: Extraction) -> None:
         # A bare number (most are dates, times and counts) is rejected by its cheapest test first.
         if pre or unit:
             accepted = True
+        elif num.isdigit():  # the commonest: digits alone (what the last branch decides for them)
+            accepted = (len(num) <= 8 and not _COUNTER_AFTER.match(mt[m.end():m.end() + 6])
+                        and bool(_VERB_BEFORE.search(mt[max(0, m.start() - 12):m.start()])))
         elif _BIG_UNIT.search(num) and not (num[0] in "万亿" or num[-1] in "wW" and not is_arabic):
             accepted = (not _COUNTER_AFTER.match(mt[m.end():m.end() + 6])
                         and bool(_MONEY_CONTEXT.search(mt[max(0, m.start() - 12):m.start()])))
