@@ -40,7 +40,12 @@ thread's share, and the simulator's — with the load average before and after.
 with a payment within ``--recent-hours``): each report is filed as intake files an
 emergency (the receiving accounts queried and stopped at once for what was paid there)
 when the simulated clock reaches its receipt; the world's institutions answer in 1–5 s
-of simulated time while its fraudsters keep moving and cashing out what is not held.
+of simulated time while its fraudsters keep moving and cashing out what is not held:
+from the receipt of a gang's first report, every mule account of the gang sweeps the
+gang's unheld money on to its next layer every 2–8 simulated minutes, and the last
+layer withdraws it in cash (at most 50,000 yuan a time, 1–5 minutes apart) — a schedule
+drawn from ``--seed`` alone, the same for every way of handling the day
+(:class:`fanzha.gateway.simulator.Sweeps`; ``--no-sweeps`` replays the ledger as it is).
 Simulated time runs ``--speed`` times the wall clock and skips ahead to the next report
 whenever nothing is in flight. The same day is then handled "by hand"
 (``--officer-round`` minutes between rounds, the first ``--hand-first-round`` minutes
@@ -448,12 +453,15 @@ def _day_cases(world: Path, recent: timedelta) -> list[dict]:
     return sorted(out, key=lambda c: (c["received_at"], c["report_id"]))
 
 
-def serve_day(world: str, speed: float, start: str, seed: int, keys_file: str, port_file: str) -> None:
-    """The world's institutions, served by the simulator in their own process."""
+def serve_day(world: str, speed: float, start: str, seed: int, keys_file: str, port_file: str,
+              sweeps: bool = True) -> None:
+    """The world's institutions, served by the simulator in their own process; with
+    ``sweeps`` the gangs keep sweeping what is unheld from their first report on, on a
+    schedule drawn from ``seed`` alone (the same in every run of the day)."""
     from fanzha.gateway.signing import Keyring
-    from fanzha.gateway.simulator import Faults, ServerThread, SimClock, Simulator, World, build_app
+    from fanzha.gateway.simulator import Faults, ServerThread, SimClock, Simulator, Sweeps, World, build_app
 
-    w = World.from_dir(world)
+    w = World.from_dir(world, sweeps=Sweeps(seed=seed) if sweeps else None)
     sim = Simulator(w, Keyring.load(keys_file, env={}), clock=SimClock(datetime.fromisoformat(start), speed),
                     faults=Faults(latency_s=(1, 5)), seed=seed)
     server = ServerThread(build_app(sim)).start()
@@ -482,7 +490,8 @@ def _file_case(sessions, tag: str, n: int, c: dict, policy) -> int:
 
 
 def run_day(world: Path, cases: list[dict], *, speed: float, officer_round_min: float | None,
-            database_url: str | None, seed: int, first_round_min: float = 0.0, idle_skip: bool = True) -> dict:
+            database_url: str | None, seed: int, first_round_min: float = 0.0, idle_skip: bool = True,
+            sweeps: bool = True) -> dict:
     """One way of handling a day of reports: the automatic loop (``officer_round_min``
     None) or by hand (next-layer orders wait for an officer round every that many
     simulated minutes, the first ``first_round_min`` after the report). Simulated time runs ``speed`` times the wall clock and skips
@@ -508,7 +517,7 @@ def run_day(world: Path, cases: list[dict], *, speed: float, officer_round_min: 
     keys.save(tmp / "keys.json")
     start = cases[0]["received_at"] - timedelta(seconds=1)
     proc = subprocess.Popen([sys.executable, __file__, "--serve-day", str(world), str(speed), start.isoformat(),
-                             str(seed), str(tmp / "keys.json"), str(tmp / "port")])
+                             str(seed), str(tmp / "keys.json"), str(tmp / "port"), "sweeps" if sweeps else "no-sweeps"])
     # the officer's round is in simulated minutes; the loop waits on the wall clock
     policy = LoopPolicy(officer_round=timedelta(minutes=officer_round_min) / speed,
                         first_round_after=timedelta(minutes=first_round_min) / speed) if officer_round_min else None
@@ -602,12 +611,15 @@ def race_day(args) -> dict:
         cases = cases[:args.day_cases]
     if not cases:
         raise SystemExit(f"{world}: no report with a payment within {args.recent_hours} h")
+    sweeps = not args.no_sweeps
+    load0 = os.getloadavg()
     auto = run_day(world, cases, speed=args.speed, officer_round_min=None, database_url=args.database_url,
-                   seed=args.seed)
+                   seed=args.seed, sweeps=sweeps)
     hands = [run_day(world, cases, speed=args.hand_speed, officer_round_min=args.officer_round,
-                     first_round_min=first, database_url=args.database_url, seed=args.seed)
+                     first_round_min=first, database_url=args.database_url, seed=args.seed, sweeps=sweeps)
              for first in args.hand_first_round]
-    return {"world": str(world), "reports": len(cases), "automatic": auto, "by_hand": hands,
+    return {"world": str(world), "reports": len(cases), "gangs_sweep": sweeps,
+            "load_average": [round(load0[0], 2), round(os.getloadavg()[0], 2)], "automatic": auto, "by_hand": hands,
             "saved_over_by_hand": [round(auto["held"] - h["held"], 2) for h in hands]}
 
 
@@ -617,7 +629,9 @@ def _print_day(day: dict) -> None:
 
     ways = [("automatic", day["automatic"])] + [(f"hand {h['officer_round_min']:g}m+{h['first_round_min']:g}m", h)
                                                 for h in day["by_hand"]]
-    print(f"\nday of {day['reports']} reports from {day['world']} (times: simulated seconds from the report)")
+    print(f"\nday of {day['reports']} reports from {day['world']} (times: simulated seconds from the report; "
+          f"gangs {'sweeping after their first report' if day.get('gangs_sweep') else 'replaying the ledger'}; "
+          f"load average {day['load_average'][0]:.2f} → {day['load_average'][1]:.2f})")
     print(f"{'way':>16} {'speed':>6} {'stolen':>13} {'held':>13} {'share':>7} {'1st hold':>9} {'bound':>7} "
           f"{'last hold':>9} {'bound':>7} {'last/bound':>10} {'wall':>7}")
     for name, r in ways:
@@ -644,7 +658,7 @@ def main(argv: list[str] | None = None) -> dict:
         serve_sim(int(n), int(inst), float(speed), int(seed), keys_file, port_file, *argv[7:8])
     if argv[:1] == ["--serve-day"]:
         world, speed, start, seed, keys_file, port_file = argv[1:7]
-        serve_day(world, float(speed), start, int(seed), keys_file, port_file)
+        serve_day(world, float(speed), start, int(seed), keys_file, port_file, argv[7:8] != ["no-sweeps"])
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", type=int, nargs="*", default=[50, 200, 400])
     ap.add_argument("--institutions", type=int, default=20)
@@ -669,6 +683,10 @@ def main(argv: list[str] | None = None) -> dict:
                     help="day, by hand: minutes from the report to the officer's first round (one run each)")
     ap.add_argument("--hand-speed", type=float, default=60.0,
                     help="day, by hand: simulated seconds per wall second (the officer's waits dominate)")
+    ap.add_argument("--no-sweeps", action="store_true",
+                    help="day: replay the world's ledger as it is, the gangs not sweeping after their first "
+                         "report (by default they sweep what is unheld every few minutes and cash out at the "
+                         "last layer, on a schedule fixed by --seed: see fanzha.gateway.simulator)")
     ap.add_argument("--out", type=Path, default=None, help="directory for gateway.json (default benchmarks/out)")
     ap.add_argument("--profile", default=None, help="write a cProfile of the dispatcher (loop mode) here")
     args = ap.parse_args(argv)

@@ -11,6 +11,19 @@ that something:
   faster than the wall clock. A hold takes money out of reach: a later transfer or
   cash-out from a held account moves only what is not held, and the rest is recorded
   as blocked.
+* :class:`Sweeps` (on by default for a ``fanzha sim world`` directory, whose ``truth/``
+  says which accounts are which gang's mules, at which layer): the gangs keep moving
+  their money after a victim of theirs reports, as real mule chains do when a victim
+  stops answering. From the receipt of a gang's first report (its *alarm*) the
+  ledger's own planned hops and cash-outs of that gang stop, and instead every mule
+  account of the gang sweeps, every few minutes, the gang's money it still has and
+  that is not held: to an account of the gang's next layer, or, at the last layer, out
+  at an ATM or counter (a withdrawal at most ``cash_out_max_fen`` at a time, a few
+  minutes apart). The schedule — when each account sweeps and where to — is drawn
+  from ``Sweeps.seed`` per account and fixed by the world's reports alone: whoever
+  chases, and however fast, faces the same gangs; only what the holds leave them to
+  move differs. Without ``truth/`` (or with ``sweeps=None``) the ledger is replayed
+  as it is, and money the ledger leaves in an account stays there.
 * :class:`Simulator` answers protocol requests for the institutions it serves, honours
   idempotency keys (the same key is the same answer and at most one effect), checks
   signatures, and injects the configured :class:`Faults`.
@@ -23,12 +36,12 @@ from __future__ import annotations
 import asyncio
 import csv
 import hashlib
+import heapq
 import json
 import random
 import threading
 import time
 from contextlib import asynccontextmanager
-from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -117,19 +130,51 @@ class AccountState:
     holder_phone: str | None = None
 
 
+@dataclass(frozen=True)
+class Sweeps:
+    """How a gang moves its money once one of its victims has reported (see the module
+    docstring). Times are simulated seconds."""
+
+    gap_s: tuple[float, float] = (120.0, 480.0)          # between one mule account's sweeps
+    cash_out_gap_s: tuple[float, float] = (60.0, 300.0)  # between the last layer's withdrawals
+    cash_out_max_fen: int = 50_000_00                    # one withdrawal (a counter's large cash)
+    min_fen: int = 100_00                                # less than this is not worth a mule's move
+    active_s: float = 2 * 86400.0                        # how long after its alarm a gang keeps at it
+    seed: int = 0
+
+
+@dataclass
+class _Mule:
+    account: str
+    gang: str
+    layer: int                  # 1 receives from victims
+    next_layer: list[str]       # the gang's accounts one layer on (empty: the last layer, cashing out)
+    rng: random.Random
+
+
 class World:
     """Accounts and a ledger replayed in simulated time, with holds that stop money moving."""
 
     def __init__(self, rows: list[Row], accounts: dict[str, AccountState]):
         rows.sort(key=lambda r: r.at)  # stable: equal timestamps keep file order
         self.rows = rows
-        self._times = [r.at for r in rows]
         self.accounts = accounts
         self.next = 0
         self.executed: list[Executed] = []
         self.by_account: dict[str, list[int]] = {}
         self.blocked: list[tuple[Row, int]] = []  # (row, fen that did not move)
         self.holds: list[Hold] = []
+        self.short: list[tuple[Row, int]] = []     # (row, fen the payer no longer had: swept away before)
+        # the gangs' own moves (:meth:`enable_sweeps`); none unless enabled
+        self.sweeps: Sweeps | None = None
+        self.alarm: dict[str, datetime] = {}            # gang → when it starts sweeping
+        self.fraud_rows: dict[str, tuple[str, str]] = {}   # txn_id → (kind, gang)
+        self.dirty: dict[str, int] = {}                 # mule account → the gangs' money in it (fen)
+        self.replaced: list[Row] = []                   # planned hops and cash-outs the sweeps took over
+        self.swept: list[Executed] = []                 # the sweeps and cash-outs that moved money
+        self.schedule: list[tuple[datetime, str, str]] = []   # every sweep due: (at, account, to; "" cash)
+        self._ticks: list[tuple[datetime, int, _Mule]] = []
+        self._tick_seq = self._sweep_no = 0
         self._raise_openings()
 
     # loading -----------------------------------------------------------------------
@@ -172,12 +217,55 @@ class World:
         return cls(rows, accts)
 
     @classmethod
-    def from_dir(cls, directory: str | Path) -> "World":
-        """A ``fanzha sim world`` directory (or any with ledger.csv and accounts.csv)."""
+    def from_dir(cls, directory: str | Path, *, sweeps: Sweeps | None = Sweeps()) -> "World":
+        """A ``fanzha sim world`` directory (or any with ledger.csv and accounts.csv).
+
+        With ``sweeps`` (the default) and the world's ``truth/``, the gangs sweep what
+        they still have from their first report on (:meth:`enable_sweeps`)."""
         d = Path(directory)
         if not (d / "ledger.csv").is_file():
             raise InputError("no ledger.csv here", file=str(d))
-        return cls.from_files(d / "ledger.csv", d / "accounts.csv")
+        world = cls.from_files(d / "ledger.csv", d / "accounts.csv")
+        truth = d / "truth"
+        if sweeps is not None and (truth / "gangs.json").is_file() and (d / "reports.jsonl").is_file():
+            world.enable_sweeps(*_gangs_from_truth(d), sweeps)
+        return world
+
+    def enable_sweeps(self, layers: dict[str, list[list[str]]], alarms: dict[str, datetime],
+                      fraud_rows: dict[str, tuple[str, str]], sweeps: Sweeps) -> None:
+        """Let the gangs move their own money from their alarm on.
+
+        ``layers``: gang → its mule accounts, layer 1 first; ``alarms``: gang → when it
+        learns a victim has reported (a gang without one never sweeps); ``fraud_rows``:
+        the ledger's fraud rows, txn_id → (kind, gang), kinds as ``fanzha sim`` writes
+        them (victim_payment, rebate, hop, cash_out). Call before the clock runs.
+        """
+        if self.next:
+            raise RuntimeError("sweeps must be enabled before the ledger is replayed")
+        self.sweeps, self.alarm, self.fraud_rows = sweeps, dict(alarms), dict(fraud_rows)
+        for gang, accts in layers.items():
+            for acct in (a for layer in accts for a in layer):
+                self.dirty.setdefault(acct, 0)
+        n = 0
+        for gang in sorted(layers):
+            if gang not in self.alarm:
+                continue
+            accts = layers[gang]
+            for i, layer in enumerate(accts):
+                nxt = accts[i + 1] if i + 1 < len(accts) else []
+                for acct in layer:
+                    if acct not in self.accounts:
+                        continue
+                    # each account its own stream: its schedule never depends on another's
+                    rng = random.Random(f"{sweeps.seed}|{gang}|{acct}")
+                    m = _Mule(acct, gang, i + 1, [a for a in nxt if a in self.accounts], rng)
+                    n += 1
+                    heapq.heappush(self._ticks, (self.alarm[gang] + timedelta(seconds=self._gap(m)), n, m))
+        self._tick_seq = n
+
+    def _gap(self, m: _Mule) -> float:
+        assert self.sweeps is not None
+        return m.rng.uniform(*(self.sweeps.gap_s if m.next_layer else self.sweeps.cash_out_gap_s))
 
     def _raise_openings(self) -> None:
         """Raise opening balances to the least that keeps every account from going negative
@@ -201,28 +289,96 @@ class World:
         return self.rows[0].at if self.rows else None
 
     def advance(self, now: datetime) -> None:
-        """Apply every row up to ``now``; a payer moves at most what is not held."""
-        end = bisect_right(self._times, now)
-        for i in range(self.next, end):
-            r = self.rows[i]
-            amount = r.amount_fen
-            if r.from_account:
-                payer = self.accounts[r.from_account]
-                free = max(payer.balance_fen - payer.held_fen, 0)
-                amount = min(amount, free)
-                if amount < r.amount_fen:
-                    self.blocked.append((r, r.amount_fen - amount))
-                if amount == 0:
-                    continue
-                payer.balance_fen -= amount
-            if r.to_account:
-                self.accounts[r.to_account].balance_fen += amount
-            self.executed.append(Executed(r, amount))
-            idx = len(self.executed) - 1
-            for acct in (r.from_account, r.to_account):
-                if acct:
-                    self.by_account.setdefault(acct, []).append(idx)
-        self.next = max(self.next, end)
+        """Apply every row (and every sweep of the gangs) up to ``now``, in time order; a
+        payer moves at most what is not held."""
+        rows, ticks = self.rows, self._ticks
+        while True:
+            row_due = self.next < len(rows) and rows[self.next].at <= now
+            tick_due = bool(ticks) and ticks[0][0] <= now
+            if not row_due and not tick_due:
+                return
+            if row_due and (not tick_due or rows[self.next].at <= ticks[0][0]):
+                self._apply(rows[self.next])
+                self.next += 1
+            else:
+                at, _, m = heapq.heappop(ticks)
+                self._sweep(m, at)
+
+    def _apply(self, r: Row) -> None:
+        fraud = self.fraud_rows.get(r.txn_id)
+        if fraud is not None and fraud[0] in ("hop", "cash_out") and fraud[1] in self.alarm \
+                and r.at >= self.alarm[fraud[1]]:
+            self.replaced.append(r)   # the gang is sweeping by now: its own schedule moves the money
+            return
+        moved = self._move(r)
+        if fraud is not None and moved:
+            if r.from_account in self.dirty:
+                self.dirty[r.from_account] = max(self.dirty[r.from_account] - moved, 0)
+            if r.to_account in self.dirty:
+                self.dirty[r.to_account] += moved
+
+    def _move(self, r: Row) -> int:
+        """Move what the row asks, or what the payer has free; record what stayed and why."""
+        amount = r.amount_fen
+        if r.from_account:
+            payer = self.accounts[r.from_account]
+            free = max(payer.balance_fen - payer.held_fen, 0)
+            amount = min(amount, free)
+            had = min(r.amount_fen, max(payer.balance_fen, 0))   # what it would move without holds
+            if amount < had:
+                self.blocked.append((r, had - amount))
+            if had < r.amount_fen:
+                self.short.append((r, r.amount_fen - had))
+            if amount == 0:
+                return 0
+            payer.balance_fen -= amount
+        if r.to_account:
+            self.accounts[r.to_account].balance_fen += amount
+        self.executed.append(Executed(r, amount))
+        idx = len(self.executed) - 1
+        for acct in (r.from_account, r.to_account):
+            if acct:
+                self.by_account.setdefault(acct, []).append(idx)
+        return amount
+
+    def _sweep(self, m: _Mule, at: datetime) -> None:
+        """One scheduled move of mule account ``m``: the gang's money there that is not
+        held, on to the next layer or (the last layer) out in cash. What it draws from
+        its stream is the same whatever the holds left, so the schedule never changes."""
+        sw = self.sweeps
+        assert sw is not None
+        # the same draws whatever the holds left, so the schedule stays the schedule
+        target = m.rng.choice(m.next_layer) if m.next_layer else ""
+        online = m.rng.random() < 0.5
+        self.schedule.append((at, m.account, target))
+        st = self.accounts[m.account]
+        # a hold stands on the gang's money first (it is for victims' money): the mule's own
+        # money is never what the gang moves
+        amount = max(min(self.dirty.get(m.account, 0), st.balance_fen) - st.held_fen, 0)
+        if not target:
+            amount = min(amount, sw.cash_out_max_fen)
+            amount -= amount % 100_00   # cash in hundreds of yuan
+        if amount >= sw.min_fen:
+            self._sweep_no += 1
+            extra = {"from_institution": st.institution,
+                     "to_institution": self.accounts[target].institution if target else "",
+                     "channel": ("online_banking" if online else "mobile_banking") if target
+                     else ("counter" if amount > 20_000_00 else "atm"),
+                     "currency": "CNY", "memo": ("转账" if target else ("柜台取现" if amount > 20_000_00 else "ATM取款"))}
+            row = Row(f"SW{self._sweep_no:07d}", at, m.account, target, amount, extra)
+            moved = self._move(row)
+            self.dirty[m.account] -= moved
+            if target:
+                self.dirty[target] = self.dirty.get(target, 0) + moved
+            self.swept.append(self.executed[-1])
+        if (at - self.alarm[m.gang]).total_seconds() < sw.active_s:
+            self._tick_seq += 1
+            heapq.heappush(self._ticks, (at + timedelta(seconds=self._gap(m)), self._tick_seq, m))
+
+    def cashed_out_fen(self) -> int:
+        """What the gangs took out in cash, by the ledger's plan and by their sweeps."""
+        return sum(e.amount_fen for e in self.executed if e.row.from_account and not e.row.to_account
+                   and (e.row.txn_id in self.fraud_rows or e.row.txn_id.startswith("SW")))
 
     # effects -----------------------------------------------------------------------
     def hold(self, account: str, amount_fen: int, *, case_no: str, request_id: str, at: datetime) -> Hold:
@@ -256,6 +412,36 @@ class World:
             out.append(p.LedgerRow(txn_id=r.txn_id, timestamp=r.at, from_account=r.from_account,
                                    to_account=r.to_account, amount=format_fen(ex.amount_fen), **r.extra))
         return out
+
+
+def _gangs_from_truth(d: Path) -> tuple[dict[str, list[list[str]]], dict[str, datetime],
+                                         dict[str, tuple[str, str]]]:
+    """From a ``fanzha sim world`` directory: each gang's mule accounts by layer, its
+    alarm (the receipt of its first report) and the ledger's fraud rows."""
+    gangs = json.loads((d / "truth" / "gangs.json").read_text(encoding="utf-8"))
+    layers: dict[str, list[list[str]]] = {}
+    for g in gangs:
+        by: dict[int, list[str]] = {}
+        for m in g["mule_accounts"]:
+            by.setdefault(int(m["layer"]), []).append(m["account"])
+        layers[g["gang_id"]] = [by[k] for k in sorted(by)]
+    received = {}
+    for line in (d / "reports.jsonl").read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            rep = json.loads(line)
+            received[rep["report_id"]] = datetime.fromisoformat(rep["received_at"])
+    alarms: dict[str, datetime] = {}
+    for g in gangs:
+        times = [received[r] for r in g.get("reports", []) if r in received]
+        if times:
+            alarms[g["gang_id"]] = min(times)
+    fraud: dict[str, tuple[str, str]] = {}
+    path = d / "truth" / "fraud_txns.csv"
+    if path.is_file():
+        with open(path, newline="", encoding="utf-8") as fh:
+            for rec in csv.DictReader(fh):
+                fraud[rec["txn_id"]] = (rec["kind"], rec["gang_id"])
+    return layers, alarms, fraud
 
 
 # --- faults -----------------------------------------------------------------------------
@@ -537,6 +723,8 @@ class Simulator:
         return {"institutions": sorted(self.institutions), "sim_time": self.now().isoformat(),
                 "holds": len(self.world.holds), "held": format_fen(sum(h.held_fen for h in self.world.holds)),
                 "blocked": format_fen(sum(b for _, b in self.world.blocked)),
+                "sweeping": self.world.sweeps is not None, "swept": len(self.world.swept),
+                "cashed_out": format_fen(self.world.cashed_out_fen()),
                 "stats": {k: vars(v) for k, v in sorted(self.stats.items())}}
 
 
