@@ -5,11 +5,32 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class Settings(BaseSettings):
+class LoopSettings(BaseSettings):
+    """How this deployment runs the gateway's loop: read by every road an answer comes
+    by (the dispatcher, the callback route, a liaison's inbox), so a case's mode never
+    depends on which one brought its first answer. Part of :class:`Settings`; read
+    alone by the loop (:func:`get_loop_settings`), which needs nothing else."""
+
+    model_config = SettingsConfigDict(env_prefix="FANZHA_", extra="ignore")
+
+    #: ``FANZHA_LOOP_OFFICER_ROUND``: minutes between officer rounds when the centre runs
+    #: the loop "by hand" (what an answer calls for waits for the next round). Unset or
+    #: 0: automatic, every order goes as soon as it is decided.
+    loop_officer_round: float | None = None
+
+    @field_validator("loop_officer_round")
+    @classmethod
+    def _round_not_negative(cls, v: float | None) -> float | None:
+        if v is not None and v < 0:
+            raise ValueError("FANZHA_LOOP_OFFICER_ROUND must be a positive number of minutes (or 0: automatic)")
+        return v or None
+
+
+class Settings(LoopSettings):
     model_config = SettingsConfigDict(env_prefix="FANZHA_", extra="ignore")
 
     #: SQLAlchemy URL. The default is the SQLite file ``fanzha.db`` in the data directory.
@@ -35,3 +56,8 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+@lru_cache
+def get_loop_settings() -> LoopSettings:
+    return LoopSettings()

@@ -53,7 +53,9 @@ def dispatch_command(
     backoff_cap: float = typer.Option(60.0, "--backoff-cap"),
     name: str = typer.Option(None, "--name", help="This dispatcher's name in the records."),
     officer_round: float = typer.Option(None, "--officer-round", help="Minutes: handle the loop's cases 'by hand', "
-                                        "what an answer calls for waiting for the next officer round (comparisons)."),
+                                        "what an answer calls for waiting for the next officer round (comparisons); "
+                                        "0: automatic. Default: the deployment's FANZHA_LOOP_OFFICER_ROUND, which "
+                                        "the callback route also follows (unset: automatic)."),
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format"),
 ) -> None:
     """Deliver queued orders to institutions until stopped (SIGTERM/SIGINT stop it cleanly)."""
@@ -61,9 +63,11 @@ def dispatch_command(
     from fanzha.gateway.loop import LoopPolicy
     from fanzha.gateway.signing import Keyring
 
-    if officer_round is not None and officer_round <= 0:
-        fail(InputError("must be a positive number of minutes", field="--officer-round"))
-    policy = LoopPolicy(officer_round=timedelta(minutes=officer_round)) if officer_round else None
+    if officer_round is not None and officer_round < 0:
+        fail(InputError("must be a positive number of minutes (0: automatic)", field="--officer-round"))
+    # None: the loop reads the deployment's setting, as the callback route does
+    policy = None if officer_round is None else \
+        LoopPolicy(officer_round=timedelta(minutes=officer_round) if officer_round else None)
     cfg = DispatchConfig(callback_url=callback_url, timeout_s=timeout, lease_s=lease, max_in_flight=max_in_flight,
                          rate_per_minute=rate_per_minute, answer_poll_s=answer_poll, backoff_base_s=backoff_base,
                          backoff_cap_s=backoff_cap, loop_policy=policy)
@@ -290,16 +294,23 @@ def simulate_command(
     duplicate_callback_rate: float = typer.Option(0.0, "--duplicate-callback-rate"),
     late_callback_rate: float = typer.Option(0.0, "--late-callback-rate"),
     faults: Path = typer.Option(None, "--faults", help='JSON: {"default": {...}, "by_institution": {...}}'),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", help="Draws the faults and the gangs' sweep schedule."),
+    sweeps: bool = typer.Option(True, "--sweeps/--no-sweeps",
+                                help="From a gang's first report on, its mules sweep the gang's money that is "
+                                     "not held to the next layer every 2-8 simulated minutes and the last layer "
+                                     "cashes it out (at most 50,000 yuan at a time, 1-5 minutes apart), on a "
+                                     "schedule drawn from --seed alone, whoever chases (needs the world's "
+                                     "truth/). --no-sweeps: replay the ledger as it is."),
 ) -> None:
-    """Serve simulated institutions over HTTP, their ledgers moving in accelerated time."""
+    """Serve simulated institutions over HTTP, their ledgers moving in accelerated time, the
+    gangs sweeping and cashing out what is not held once a victim of theirs has reported."""
     import uvicorn
 
     from fanzha.gateway.signing import Keyring
-    from fanzha.gateway.simulator import Faults, SimClock, Simulator, World, build_app, load_faults
+    from fanzha.gateway.simulator import Faults, SimClock, Simulator, Sweeps, World, build_app, load_faults
 
     try:
-        w = World.from_dir(world)
+        w = World.from_dir(world, sweeps=Sweeps(seed=seed) if sweeps else None)
         if faults:
             default, by = load_faults(faults)
         else:

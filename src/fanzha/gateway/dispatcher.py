@@ -216,7 +216,7 @@ class DispatchConfig:
     #: per request, and now and then a request sent on one the server was closing.
     keepalive_s: float = 60.0
     seed: int | None = None
-    loop_policy: loop_mod.LoopPolicy | None = None   # the automatic loop's policy (None: its defaults)
+    loop_policy: loop_mod.LoopPolicy | None = None   # the loop's policy (None: the deployment's FANZHA_LOOP_OFFICER_ROUND)
     # How long one thread may hold the GIL while another waits for it. The database
     # thread and the event loop each give up the GIL on every system call (a statement,
     # a send, a poll) and with Python's default 5 ms, getting it back costs up to that

@@ -159,6 +159,33 @@ class LoopPolicy:
         return next_round(started_at + self.first_round_after, now, self.officer_round)
 
 
+#: ``session.info`` key: the loop policy of the deployment recording answers in this
+#: session (the API sets its app's, :func:`deployment_policy`); an explicit policy wins.
+POLICY = "fanzha.gateway.loop.policy"
+
+
+def deployment_policy(settings=None) -> LoopPolicy:
+    """The deployment's way of running the loop (``FANZHA_LOOP_OFFICER_ROUND``, in
+    minutes; unset: automatic), from ``settings`` or the environment's. Every road that
+    records answers without a policy of its own reads it, so a case started without a
+    policy runs the same way whichever road brings its first answer."""
+    if settings is None:
+        from fanzha.settings import get_loop_settings
+
+        settings = get_loop_settings()
+    minutes = getattr(settings, "loop_officer_round", None)
+    return LoopPolicy(officer_round=timedelta(minutes=minutes)) if minutes else LoopPolicy()
+
+
+def policy_for(session, policy: LoopPolicy | None) -> LoopPolicy:
+    """``policy`` when given (a dispatcher's ``--officer-round``), else the one set on the
+    session by the road recording the answer, else the deployment's."""
+    if policy is not None:
+        return policy
+    given = session.info.get(POLICY) if session is not None else None
+    return given if given is not None else deployment_policy()
+
+
 def mode_of(policy: LoopPolicy) -> dict[str, float | None]:
     """How a case is handled, as its loop orders record it (``request.loop.mode``)."""
     if policy.officer_round is None:
@@ -843,6 +870,7 @@ def on_answers(session, orders, *, policy: LoopPolicy | None = None) -> dict[int
     answered = [o for o in orders if moves_on(o)]
     if not answered:
         return {}
+    policy = policy_for(session, policy)
     cases = [c for c in _lock_cases(session, [o.case_id for o in answered]) if c.status == "open"]
     if not cases:
         return {}
@@ -875,7 +903,8 @@ def start(session, case, receiving: list[tuple[str, str, int | None]], *, actor:
 
     With ``policy`` the case's way of handling (by hand or automatic) is recorded on
     these orders and every later step follows it, whoever records the answers; without,
-    the first step taken records the policy it was taken with.
+    the deployment's (:func:`deployment_policy`) times these orders and the first step
+    taken records it — the same whichever road (dispatcher, callback, inbox) took it.
     """
     from sqlalchemy import select
 
@@ -884,7 +913,7 @@ def start(session, case, receiving: list[tuple[str, str, int | None]], *, actor:
     from fanzha.store.types import utcnow
 
     given = policy is not None
-    policy = policy or LoopPolicy()
+    policy = policy_for(session, policy)
     now = utcnow()
     first = policy.round_at(now, now)   # by hand: the officer's first round
     codes = sorted({code for _, code, _ in receiving})
@@ -931,7 +960,8 @@ def loop_state(facts: CaseFacts, d: Decision) -> str:
     return "done" if d.done and not out else "running"
 
 
-__all__ = ["ACTOR", "CaseFacts", "Decision", "LoopPolicy", "NewOrder", "Placed", "Statement", "apply_decision",
-           "check_decision", "decide", "facts_for", "facts_for_many", "forget_order_facts", "hold_key", "loop_state", "mode_of",
+__all__ = ["ACTOR", "POLICY", "CaseFacts", "Decision", "LoopPolicy", "NewOrder", "Placed", "Statement",
+           "apply_decision", "check_decision", "decide", "deployment_policy", "facts_for", "facts_for_many",
+           "forget_order_facts", "hold_key", "loop_state", "mode_of", "policy_for",
            "moves_on", "on_answer", "on_answers", "query_key", "start", "status", "victim_payments", "victims_money",
            "working_ledger"]
