@@ -6,6 +6,7 @@ outcome (which the dispatcher records and retries)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
@@ -25,6 +26,18 @@ async def _serve(handler):
 
     server = await asyncio.start_server(on_conn, "127.0.0.1", 0)
     return server, server.sockets[0].getsockname()[1], count
+
+
+@contextlib.asynccontextmanager
+async def _serving(handler, cap: int = 4):
+    """A scripted server and an institution session to it: (session, port, connections)."""
+    server, port, conns = await _serve(handler)
+    session = institution_session(cap, 60.0)
+    try:
+        yield session, port, conns
+    finally:
+        await session.close()
+        server.close()
 
 
 async def _read_request(reader) -> tuple[bytes, bytes]:
@@ -63,15 +76,10 @@ def test_answers_by_length_and_chunked_over_one_kept_connection():
                                  b"4\r\nchun\r\n6\r\nked ok\r\n0\r\n\r\n")
                 await writer.drain()
 
-        server, port, conns = await _serve(handler)
-        session = institution_session(4, 60.0)
-        try:
+        async with _serving(handler) as (session, port, conns):
             r1 = await _post(session, port)
             r2 = await _post(session, port)
             r3 = await _post(session, port, b"[2]")
-        finally:
-            await session.close()
-            server.close()
         assert (r1.status, r1.content) == (200, b'{"echo": {"a": 1}}')
         assert (r2.status, r2.text) == (201, "chunked ok")
         assert r3.content == b'{"echo": [2]}'
@@ -98,15 +106,10 @@ def test_a_connection_the_server_closed_while_idle_is_replaced():
                 if n == 1:
                     return                # closes after one answer, unannounced
 
-        server, port, conns = await _serve(handler)
-        session = institution_session(4, 60.0)
-        try:
+        async with _serving(handler) as (session, port, conns):
             assert (await _post(session, port, b"1")).content == b"ok"
             await asyncio.sleep(0.1)
             assert (await _post(session, port, b"2")).content == b"ok"
-        finally:
-            await session.close()
-            server.close()
         assert got == [b"1", b"2"] and conns["n"] == 2
 
     asyncio.run(main())
@@ -120,14 +123,9 @@ def test_connection_close_and_a_body_to_the_close():
             writer.write(b"down")     # no length: the body runs to the close
             await writer.drain()
 
-        server, port, conns = await _serve(handler)
-        session = institution_session(4, 60.0)
-        try:
+        async with _serving(handler) as (session, port, conns):
             r1 = await _post(session, port)
             r2 = await _post(session, port)
-        finally:
-            await session.close()
-            server.close()
         assert (r1.status, r1.headers["retry-after"], r1.content) == (503, "2", b"down")
         assert r2.status == 503 and conns["n"] == 2
 
@@ -150,14 +148,9 @@ def test_failures_are_undelivered_with_their_outcome(reply, outcome, says):
             writer.write(reply)
             await writer.drain()
 
-        server, port, _ = await _serve(handler)
-        session = institution_session(4, 60.0)
-        try:
+        async with _serving(handler) as (session, port, _):
             with pytest.raises(Undelivered) as err:
                 await _post(session, port, timeout=0.3)
-        finally:
-            await session.close()
-            server.close()
         assert err.value.outcome is outcome and says in err.value.detail and err.value.detail
 
     asyncio.run(main())
@@ -198,13 +191,8 @@ def test_at_most_cap_connections_to_one_institution():
             finally:
                 open_now["n"] -= 1
 
-        server, port, conns = await _serve(handler)
-        session = institution_session(3, 60.0)
-        try:
+        async with _serving(handler, cap=3) as (session, port, conns):
             replies = await asyncio.gather(*(_post(session, port, str(i).encode()) for i in range(12)))
-        finally:
-            await session.close()
-            server.close()
         assert [r.content for r in replies] == [b"ok"] * 12
         assert open_now["most"] == 3 and conns["n"] == 3
 
