@@ -61,6 +61,7 @@ from fanzha.intercept.phones import (
 )
 from fanzha.intercept.urls import (
     CanonicalUrl,
+    canonical_host_and_url,
     canonical_hosts_and_expressions,
     canonical_hosts_and_urls,
     canonical_parts,
@@ -147,6 +148,13 @@ class Verdict(NamedTuple):
 
 
 _new_verdict = partial(tuple.__new__, Verdict)
+
+
+def _not_listed(kind: str, values: Iterable[str]) -> list[Verdict]:
+    """A "not listed" verdict for each value, made in C (zip builds the fields, map the tuples)."""
+    none = repeat(None)
+    return list(map(_new_verdict, zip(repeat(kind), values, repeat(False), repeat("not_listed"),
+                                      none, none, none, none, none)))
 
 
 @contextmanager
@@ -524,13 +532,7 @@ class BlocklistBuilder:
         self._phone = {False: (array("q"), _Columns()), True: (array("q"), _Columns())}
 
     def _source_code(self, source: str) -> int:
-        code = self._sources.get(source)
-        if code is None:
-            code = len(self._sources)
-            if code > 0xFFFF:
-                raise ValueError("more than 65536 distinct sources")
-            self._sources[source] = code
-        return code
+        return self.source_codes((source,))[0]
 
     def source_codes(self, sources: Iterable[str]) -> list[int]:
         """The codes of many source names (new names get the next codes)."""
@@ -751,12 +753,10 @@ class Blocklist:
     def check_url(self, url: str | bytes, at: datetime | None = None) -> Verdict:
         """Check one URL. Raises :class:`InvalidUrl` if it cannot be read as a URL."""
         at_us = _now_us(at)
-        hosts, canon, errors = canonical_hosts_and_urls((url,))
-        if errors:
-            raise errors[0]
-        if not self._url_block.host_listed(hosts[0]):
-            return Verdict("url", canon[0], False, "not_listed")  # type: ignore[arg-type]
-        return self._url_verdicts([canonical_parts(canon[0])], at_us)[0]  # type: ignore[arg-type]
+        host, canon = canonical_host_and_url(url)
+        if not self._url_block.host_listed(host):
+            return Verdict("url", canon, False, "not_listed")
+        return self._url_verdicts([canonical_parts(canon)], at_us)[0]
 
     def check_urls(self, urls: Sequence[str | bytes], at: datetime | None = None) -> list[Verdict]:
         """Check many URLs at once; an unreadable one gets an ``invalid`` verdict.
@@ -771,10 +771,7 @@ class Blocklist:
 
     def _check_urls(self, urls: Sequence[str | bytes], at_us: int) -> list[Verdict]:
         hosts, canon, errors = canonical_hosts_and_urls(urls)
-        # every URL starts as not listed; made in C (zip builds the fields, map the tuples)
-        none = repeat(None)
-        out = list(map(_new_verdict, zip(repeat("url"), canon, repeat(False), repeat("not_listed"),
-                                          none, none, none, none, none)))
+        out = _not_listed("url", canon)  # every URL starts as not listed
         for i, err in errors.items():
             u = urls[i]
             out[i] = Verdict("url", u if isinstance(u, str) else repr(u), False, "invalid", detail=str(err))
@@ -797,9 +794,7 @@ class Blocklist:
         flat = list(chain.from_iterable(exprs))
         digests = expression_hashes(flat)
         lo, hi = idx.spans(digests)
-        none = repeat(None)
-        out = list(map(_new_verdict, zip(repeat("url"), map(str, parts), repeat(False), repeat("not_listed"),
-                                          none, none, none, none, none)))
+        out = _not_listed("url", map(str, parts))
         found = np.flatnonzero(hi > lo)
         if not len(found):
             return out
@@ -829,7 +824,10 @@ class Blocklist:
     def check_phone(self, number: str, at: datetime | None = None) -> Verdict:
         """Check one number. Raises :class:`InvalidPhone` if it is not a valid number."""
         phone = parse_phone(number)
-        return self._phone_verdicts([phone.key], [phone.value], _now_us(at))[0]
+        hit = self._phone_hits(np.array([phone.key], dtype=np.int64)).get(0)
+        if hit is None:
+            return Verdict("phone", phone.value, False, "not_listed")
+        return self._phone_decide(phone.key, phone.value, *hit, _now_us(at))
 
     def check_phones(self, numbers: Sequence[str], at: datetime | None = None) -> list[Verdict]:
         """Check many numbers at once; an invalid one gets an ``invalid`` verdict.
@@ -844,9 +842,7 @@ class Blocklist:
 
     def _check_phones(self, numbers: Sequence[str], at_us: int) -> list[Verdict]:
         keys, values, errors = phone_batch(numbers, values=True)
-        none = repeat(None)
-        out = list(map(_new_verdict, zip(repeat("phone"), values, repeat(False), repeat("not_listed"),  # type: ignore[arg-type]
-                                          none, none, none, none, none)))
+        out = _not_listed("phone", values)  # type: ignore[arg-type]
         for i, err in errors.items():
             out[i] = Verdict("phone", str(numbers[i]), False, "invalid", detail=str(err))
         hits = self._phone_hits(keys, errors)
@@ -874,12 +870,6 @@ class Blocklist:
                 m.offer(row, expr, cols.active(row, at_us))
         return self._decide("phone", value, m, cols, lambda: self._phone_allow_match(key, value, at_us),
                             self._phone_allow.cols)
-
-    def _phone_verdicts(self, keys, values: list[str], at_us: int) -> list[Verdict]:
-        q = np.frombuffer(keys, dtype=np.int64) if isinstance(keys, array) else np.asarray(keys, np.int64)
-        hits = self._phone_hits(q)
-        return [self._phone_decide(int(q[k]), values[k], *hits[k], at_us) if k in hits
-                else Verdict("phone", values[k], False, "not_listed") for k in range(len(q))]
 
     def _phone_allow_match(self, key: int, value: str, at_us: int) -> _Match:
         m = _Match()

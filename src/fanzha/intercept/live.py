@@ -52,7 +52,6 @@ from fanzha.intercept.store import (
     load_snapshot,
     prefixes_at,
     sweep_expired,
-    trim_prefix_log,
 )
 from fanzha.store.db import transaction
 from fanzha.store.models import InterceptEntry, InterceptHitCount
@@ -184,11 +183,9 @@ class LiveLists:
     # ---- local-check lists
 
     def sweep(self) -> int:
-        """Expire what is due (a new version if anything was), so the prefix list is exact;
-        trim the prefix change log to the versions it keeps."""
+        """Expire what is due (a new version if anything was), so the prefix list is exact."""
         with transaction(self._sessions) as session:
             n = sweep_expired(session)
-            trim_prefix_log(session)
         if n:
             self.invalidate()
         return n

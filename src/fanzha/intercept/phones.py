@@ -38,7 +38,6 @@ __all__ = [
     "normalize_phone",
     "parse_phone",
     "phone_key",
-    "phone_keys",
     "phone_batch",
     "key_to_phone",
     "value_to_key",
@@ -92,9 +91,8 @@ def _service(national: str) -> PhoneNumber:
 
 def _mainland_mobile(text: str) -> str | None:
     """The national digits of a mainland mobile in a common spelling, else ``None``."""
-    if len(text) == 11 and text[0] == "1" and text.isascii() and text.isdigit():
-        # the commonest spelling, bare national digits: what the pattern below would find
-        return text if _CN_MOBILE.fullmatch(text) else None
+    if _BARE_CN_MOBILE.fullmatch(text):  # the commonest spelling, bare national digits
+        return text
     m = _FAST_CN_MOBILE.fullmatch(text)
     if m is not None:
         national = "".join(m.groups())
@@ -103,8 +101,8 @@ def _mainland_mobile(text: str) -> str | None:
     return None
 
 
-#: A bare mainland mobile: exactly the texts the first branch of :func:`_mainland_mobile`
-#: accepts (11 ASCII digits starting with 1 that the library's mobile pattern takes).
+#: A bare mainland mobile: 11 ASCII digits starting with 1 that the library's mobile
+#: pattern takes (what the spelled-out pattern of :func:`_mainland_mobile` would find).
 _BARE_CN_MOBILE = re.compile(r"(?=1[0-9]{10}\Z)(?:" + _CN_MOBILE.pattern + ")", re.ASCII)
 _CN_KEY_BASE = 86 * 10**11
 
@@ -155,16 +153,6 @@ def phone_batch(texts: Sequence[object], values: bool = False
             if out is not None:
                 out[i] = p.value
     return keys, out, errors
-
-
-def phone_keys(texts: Sequence[str]) -> tuple[list[int], dict[int, InvalidPhone]]:
-    """Index keys of many numbers (a bulk import): ``(keys, errors by position)``.
-
-    The same answers as :func:`parse_phone` one by one (a bad number's key is 0 and its
-    error is in ``errors``); see :func:`phone_batch`.
-    """
-    keys, _, errors = phone_batch(texts)
-    return keys.tolist(), errors
 
 
 def parse_phone(text: str, region: str = DEFAULT_REGION) -> PhoneNumber:

@@ -154,6 +154,7 @@ def _bump(session: Session, at: datetime) -> int:
                     .values(version=InterceptListHead.version + 1, changed_at=at))
     v = current_version(session)
     session.info["intercept_version"] = v
+    _drop_log_through(session, v - PREFIX_LOG_VERSIONS)  # the log keeps the last versions only
     return v
 
 
@@ -455,8 +456,12 @@ def load_snapshot(session: Session, attempts: int = 5) -> Snapshot:
 
 
 def trim_prefix_log(session: Session, keep: int = PREFIX_LOG_VERSIONS) -> int:
-    """Drop the log of versions more than ``keep`` behind the head; returns rows dropped."""
-    floor = current_version(session) - keep
+    """Drop the log of versions more than ``keep`` behind the head; returns rows dropped.
+    (Every new version drops what falls out of the default ``keep``.)"""
+    return _drop_log_through(session, current_version(session) - keep)
+
+
+def _drop_log_through(session: Session, floor: int) -> int:
     if floor <= 0:
         return 0
     return session.execute(delete(InterceptPrefixChange).where(InterceptPrefixChange.version <= floor)).rowcount
