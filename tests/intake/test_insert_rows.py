@@ -77,11 +77,16 @@ def test_driver_rows_are_stored_as_core_rows(sessions):
         assert got == [AT - timedelta(minutes=20, microseconds=5)] * 2
 
 
+def _imported(n: int) -> list[dict]:
+    """``n`` report rows as an import writes them, each with its own platform id and fingerprint."""
+    return [{"source": "import", "external_id": f"x{k}", "received_at": AT, "district": "", "address": "",
+             "scam_type": None, "loss_fen": k, "text": "t", "caller": "", "paid_at": None,
+             "fingerprint": f"f{k:03d}", "case_id": None, "created_by": "b"} for k in range(n)]
+
+
 def test_many_rows_in_several_statements(sessions):
     with transaction(sessions) as s:
-        rows = [{"source": "import", "external_id": f"x{n}", "received_at": AT, "district": "", "address": "",
-                 "scam_type": None, "loss_fen": n, "text": "t", "caller": "", "paid_at": None,
-                 "fingerprint": f"f{n}", "case_id": None, "created_by": "b"} for n in range(300)]
+        rows = _imported(300)
         ids = dict(insert_rows(s, Report.__table__, rows, returning=("fingerprint", "id")))
         assert len(ids) == 300 and len(set(ids.values())) == 300
         assert s.execute(text("SELECT count(*) FROM reports")).scalar_one() == 300
@@ -95,9 +100,7 @@ def test_copied_rows_are_stored_as_core_rows(sessions, monkeypatch):
 
 def test_ids_come_back_in_the_rows_order(sessions):
     with transaction(sessions) as s:
-        rows = [{"source": "import", "external_id": f"x{n}", "received_at": AT, "district": "", "address": "",
-                 "scam_type": None, "loss_fen": n, "text": "t", "caller": "", "paid_at": None,
-                 "fingerprint": f"f{n:03d}", "case_id": None, "created_by": "b"} for n in range(40)]
+        rows = _imported(40)
         first = dict(insert_rows(s, Report.__table__, rows, returning=("fingerprint", "id")))
         again = dict(insert_rows(s, Report.__table__, [{**r, "external_id": r["external_id"] + "b"} for r in rows],
                                  returning=("id", "fingerprint")))
@@ -116,9 +119,7 @@ def test_ids_come_back_in_the_rows_order(sessions):
 def test_a_refused_row_raises_what_an_insert_raises(sessions, bad, error):
     """Only the store can see a repeated platform id or an over-long value: the bulk writer
     reports them as SQLAlchemy's errors, which the importer catches to name the row."""
-    rows = [{"source": "import", "external_id": f"x{n}", "received_at": AT, "district": "", "address": "",
-             "scam_type": None, "loss_fen": n, "text": "t", "caller": "", "paid_at": None,
-             "fingerprint": f"f{n}", "case_id": None, "created_by": "b"} for n in range(40)]
+    rows = _imported(40)
     rows[-1][bad] = rows[0][bad] if bad == "external_id" else "f" * 33
     if bad == "fingerprint" and sessions.kw["bind"].dialect.name == "sqlite":
         pytest.skip("SQLite keeps strings of any length")
