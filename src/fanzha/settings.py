@@ -31,8 +31,6 @@ class LoopSettings(BaseSettings):
 
 
 class Settings(LoopSettings):
-    model_config = SettingsConfigDict(env_prefix="FANZHA_", extra="ignore")
-
     #: SQLAlchemy URL. The default is the SQLite file ``fanzha.db`` in the data directory.
     database_url: str = ""
     #: Secret for signing login tokens. Unset: a random one is made per data directory

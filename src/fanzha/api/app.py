@@ -11,6 +11,7 @@ from fanzha import __version__
 from fanzha.api import admin, audit, auth, cases, gateway, intercept, linking, orders, reference, stats, tracing
 from fanzha.api.security import secret_key
 from fanzha.errors import InputError
+from fanzha.gateway import loop
 from fanzha.settings import Settings, get_settings
 from fanzha.store.db import make_engine, session_factory
 from fanzha.web import STATIC_DIR, install_error_pages
@@ -29,7 +30,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.database_url)
     app.state.settings = settings
     app.state.engine = engine
-    app.state.sessions = session_factory(engine)
+    # every road of the app that records an answer (callbacks, the liaison inbox, the
+    # console) takes the loop's next step the way this deployment runs the loop
+    app.state.sessions = session_factory(engine, info={loop.POLICY: loop.deployment_policy(settings)})
     app.state.secret = secret_key(settings)
 
     @app.exception_handler(InputError)

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from fanzha.api.deps import (Principal, SessionDep, api_key, bearer, case_for, check_order_access,
                              get_principal, require, write_audit)
-from fanzha.gateway import loop, sla
+from fanzha.gateway import sla
 from fanzha.gateway.protocol import MalformedAnswer, parse_callback
 from fanzha.gateway.signing import H_INSTITUTION, H_SIGNATURE, Keyring, SignatureError, verify
 from fanzha.gateway.store import record_callback
@@ -106,9 +106,6 @@ def callback(request: Request, caller: Signed, session: SessionDep) -> JSONRespo
         rec = record_callback(session, caller.institution, None, outcome="malformed", request_id=cb.request_id,
                               detail=f"callback names {cb.institution!r} but is signed by {caller.institution!r}")
         return JSONResponse({"detail": rec.detail, "outcome": rec.outcome}, status_code=422)
-    # the loop's next step, if this answer calls for one, runs the way this deployment
-    # runs the loop (FANZHA_LOOP_OFFICER_ROUND), as the dispatcher's does
-    session.info[loop.POLICY] = loop.deployment_policy(request.app.state.settings)
     rec = record_callback(session, caller.institution, cb)
     order = session.get(Order, rec.order_id) if rec.order_id else None
     write_audit(session, caller.principal, "callback_" + rec.outcome, request.url.path,

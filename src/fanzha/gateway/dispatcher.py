@@ -38,7 +38,7 @@ from typing import Callable, Mapping
 from urllib.parse import urlsplit
 
 import aiohttp
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from fanzha.gateway import loop as loop_mod
@@ -55,7 +55,7 @@ from fanzha.gateway.store import (
     write_lock,
 )
 from fanzha.money import format_fen, parse_yuan
-from fanzha.store.db import transaction
+from fanzha.store.db import insert_rows, transaction
 from fanzha.store.models import Case, Institution, Order, OrderAttempt
 from fanzha.store.types import utcnow
 
@@ -179,17 +179,13 @@ def _moves_loop(r: Result) -> bool:
     """Whether an answer may move the automatic loop on (see :func:`fanzha.gateway.loop.moves_on`)."""
     if r.outcome != Outcome.answered or r.answer is None:
         return False
-    if r.job.kind == "transaction_details":
-        return r.answer.status == "done"
-    if r.job.kind not in loop_mod.HOLD_KINDS:
-        return False
-    if r.answer.status == "rejected":
-        return True
-    held = (r.answer.result or {}).get("held") if r.answer.status == "done" else None
+    done_hold = r.answer.status == "done" and r.job.kind in loop_mod.HOLD_KINDS
+    held = (r.answer.result or {}).get("held") if done_hold else None
     try:
-        return held is not None and parse_yuan(str(held), allow_zero=True) < (r.job.amount_fen or 0)
+        held_fen = None if held is None else parse_yuan(str(held), allow_zero=True)
     except ValueError:
         return False
+    return loop_mod.calls_next_step(r.job.kind, r.answer.status, held_fen, r.job.amount_fen)
 
 
 # --- configuration and the unit of work ----------------------------------------------
@@ -551,7 +547,7 @@ class Dispatcher:
                     self._record_one(s, order, res, now, attempts)
             del s.info[loop_mod.DEFER]
             if attempts:   # one multi-row insert, not an ORM object each
-                s.execute(insert(OrderAttempt.__table__), attempts)
+                insert_rows(s, OrderAttempt.__table__, attempts)
             # after the attempts' own notes, so the reason they wait stays on every queued order
             for inst_id, why in opened:
                 s.execute(update(Order).where(Order.institution_id == inst_id,
@@ -566,6 +562,14 @@ class Dispatcher:
             self.counters.handed_over += len(jobs)
             return jobs, len(new) - len(ids)
 
+    def _attempt(self, order: Order, res: Result, outcome: Outcome, attempts: list[dict]) -> None:
+        """The attempt's row, put in ``attempts``, and counted."""
+        attempts.append({"order_id": order.id, "institution_id": res.job.institution_id, "dispatcher": self.name,
+                         "started_at": res.started_at, "latency_ms": res.latency_ms, "outcome": outcome.value,
+                         "http_status": res.http_status, "detail": res.detail[:2000]})
+        self.counters.attempts += 1
+        self.counters.by_outcome[outcome.value] = self.counters.by_outcome.get(outcome.value, 0) + 1
+
     def _record_one(self, s: Session, order: Order, res: Result, now: datetime, attempts: list[dict]) -> None:
         """Move ``order`` on ``res``; its attempt's row is put in ``attempts``."""
         job = res.job
@@ -578,20 +582,12 @@ class Dispatcher:
             outcome = Outcome.answered if outcome == Outcome.answered else outcome
             ours = True
             order.attempts += 1
-            attempts.append({"order_id": order.id, "institution_id": job.institution_id, "dispatcher": self.name,
-                             "started_at": res.started_at, "latency_ms": res.latency_ms, "outcome": outcome.value,
-                             "http_status": res.http_status, "detail": res.detail[:2000]})
-            self.counters.attempts += 1
-            self.counters.by_outcome[outcome.value] = self.counters.by_outcome.get(outcome.value, 0) + 1
+            self._attempt(order, res, outcome, attempts)
             return
         if not ours:
             outcome = Outcome.lease_lost
             res.detail = f"lease lost (now {order.leased_by or 'none'}); was: {res.outcome.value} {res.detail}"
-        attempts.append({"order_id": order.id, "institution_id": job.institution_id, "dispatcher": self.name,
-                         "started_at": res.started_at, "latency_ms": res.latency_ms, "outcome": outcome.value,
-                         "http_status": res.http_status, "detail": res.detail[:2000]})
-        self.counters.attempts += 1
-        self.counters.by_outcome[outcome.value] = self.counters.by_outcome.get(outcome.value, 0) + 1
+        self._attempt(order, res, outcome, attempts)
         if outcome == Outcome.lease_lost:
             self.counters.lease_lost += 1
             return

@@ -173,7 +173,7 @@ def deployment_policy(settings=None) -> LoopPolicy:
         from fanzha.settings import get_loop_settings
 
         settings = get_loop_settings()
-    minutes = getattr(settings, "loop_officer_round", None)
+    minutes = settings.loop_officer_round
     return LoopPolicy(officer_round=timedelta(minutes=minutes)) if minutes else LoopPolicy()
 
 
@@ -318,7 +318,7 @@ def victim_payments(facts: CaseFacts, rows: list[dict], policy: LoopPolicy) -> l
 
 
 def _trace(rows: list[dict], victims: list[tuple[str, str]], inst: dict[str, str], opening: dict[str, int],
-           policy: LoopPolicy, now: datetime):
+           policy: LoopPolicy):
     """Trace the working ledger with fanzha.tracing; returns (trace, the holding accounts'
     activity, hold policy) — what the freeze plan is made from."""
     # The rows go to the tracer's exact reader as already-split records (the same checks
@@ -353,7 +353,7 @@ def _trace_once(rows, victims, inst, opening, policy: LoopPolicy, now: datetime)
            tuple(sorted(opening.items())), tuple(sorted(inst.items())), tuple(victims), policy.rule, policy.hold_kind)
     got = _TRACES.get(key)
     if got is None:
-        got = _TRACES[key] = _trace(rows, victims, inst, opening, policy, now)
+        got = _TRACES[key] = _trace(rows, victims, inst, opening, policy)
         if len(_TRACES) > _TRACES_MAX:
             _TRACES.pop(next(iter(_TRACES)))
     trace, activity, hp = got
@@ -777,8 +777,9 @@ def _apply_decisions(session, decided: list[tuple[Any, Decision, str | None]], *
     """:func:`apply_decision` for several cases' decisions: one query for the
     institutions, one for the keys already used, one multi-row insert each for the
     orders, their events and the cases' notes. Returns the orders made, by case id."""
-    from sqlalchemy import insert, select
+    from sqlalchemy import select
 
+    from fanzha.store.db import insert_rows
     from fanzha.store.models import CaseEvent, Institution
     from fanzha.store.types import utcnow
 
@@ -812,7 +813,7 @@ def _apply_decisions(session, decided: list[tuple[Any, Decision, str | None]], *
                 "unheld": format_fen(sum(decision.unheld.values())),
                 "skipped": [{"account": a, "reason": r} for a, r in decision.skipped][:50]}})
     if notes:
-        session.execute(insert(CaseEvent.__table__), notes)
+        insert_rows(session, CaseEvent.__table__, notes)
     if made:
         session.info.setdefault(NEW_ORDERS, []).extend(made)
     return by_case
@@ -834,17 +835,21 @@ def _lock_cases(session, case_ids):
 
 
 def moves_on(order) -> bool:
-    """Whether the answer just recorded on ``order`` calls for the loop's next step: a
-    statement; or a hold refused, or done having found less than it asked — room the
-    case's holds leave for the chase (:func:`victims_money`)."""
-    if order.kind == TD:
-        return order.state == OrderState.done.value
-    if order.kind not in HOLD_KINDS:
+    """Whether the answer just recorded on ``order`` calls for the loop's next step
+    (:func:`calls_next_step`)."""
+    return calls_next_step(order.kind, order.state, _placed_from(order, "").held_fen, order.amount_fen)
+
+
+def calls_next_step(kind: str, state: str, held_fen: int | None, amount_fen: int | None) -> bool:
+    """Whether an answer leaving an order of ``kind`` in ``state`` (a done hold having
+    held ``held_fen``) calls for the loop's next step: a statement; or a hold refused,
+    or done having found less than it asked — room the case's holds leave for the
+    chase (:func:`victims_money`)."""
+    if kind == TD:
+        return state == OrderState.done.value
+    if kind not in HOLD_KINDS:
         return False
-    if order.state == OrderState.rejected.value:
-        return True
-    return order.state == OrderState.done.value and \
-        _placed_from(order, "").committed_fen < (order.amount_fen or 0)
+    return state == OrderState.rejected.value or Placed(kind, "", "", state, amount_fen, held_fen).short
 
 
 def on_answer(session, order, *, policy: LoopPolicy | None = None) -> Decision | None:

@@ -164,7 +164,6 @@ class World:
         self.by_account: dict[str, list[int]] = {}
         self.blocked: list[tuple[Row, int]] = []  # (row, fen that did not move)
         self.holds: list[Hold] = []
-        self.short: list[tuple[Row, int]] = []     # (row, fen the payer no longer had: swept away before)
         # the gangs' own moves (:meth:`enable_sweeps`); none unless enabled
         self.sweeps: Sweeps | None = None
         self.alarm: dict[str, datetime] = {}            # gang → when it starts sweeping
@@ -327,8 +326,6 @@ class World:
             had = min(r.amount_fen, max(payer.balance_fen, 0))   # what it would move without holds
             if amount < had:
                 self.blocked.append((r, had - amount))
-            if had < r.amount_fen:
-                self.short.append((r, r.amount_fen - had))
             if amount == 0:
                 return 0
             payer.balance_fen -= amount

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, object_session
 
 from fanzha.gateway import loop  # an answer's consequences: the automatic loop's next step
 from fanzha.gateway.orders import OrderState, check_transition
 from fanzha.gateway.protocol import Answer, Callback
+from fanzha.store.db import insert_rows
 from fanzha.store.models import GatewayCallback, Institution, Order, OrderEvent
 from fanzha.store.types import utcnow
 
@@ -50,19 +51,16 @@ def transition(order: Order, new: OrderState | str, *, actor: str, note: str = "
     nxt = check_transition(order.state, new)
     at = at or utcnow()
     session = object_session(order)
-    rows = session.info.get(EVENT_ROWS) if session is not None and order.id is not None else None
-    if rows is not None and "events" not in order.__dict__:
-        rows.append({"order_id": order.id, "at": at, "from_state": order.state, "to_state": nxt.value,
-                     "actor": actor, "note": note})
-        order.state = nxt.value
-        order.updated_at = max(at, order.updated_at) if order.updated_at else at
-        return
-    ev = OrderEvent(at=at, from_state=order.state, to_state=nxt.value, actor=actor, note=note)
+    event = dict(at=at, from_state=order.state, to_state=nxt.value, actor=actor, note=note)
     if session is not None and order.id is not None and "events" not in order.__dict__:
-        ev.order_id = order.id  # don't load the whole history just to add a line to it
-        session.add(ev)
+        # don't load the whole history just to add a line to it
+        rows = session.info.get(EVENT_ROWS)
+        if rows is not None:
+            rows.append({"order_id": order.id, **event})
+        else:
+            session.add(OrderEvent(order_id=order.id, **event))
     else:
-        order.events.append(ev)
+        order.events.append(OrderEvent(**event))
     order.state = nxt.value
     order.updated_at = max(at, order.updated_at) if order.updated_at else at
 
@@ -71,7 +69,7 @@ def write_event_rows(session: Session) -> None:
     """Write the events :func:`transition` kept under ``EVENT_ROWS`` and stop keeping them."""
     rows = session.info.pop(EVENT_ROWS, None)
     if rows:
-        session.execute(insert(OrderEvent.__table__), rows)
+        insert_rows(session, OrderEvent.__table__, rows)
 
 
 def apply_answer(order: Order, answer: Answer, *, actor: str, sent_at: datetime | None = None,

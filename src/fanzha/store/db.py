@@ -61,8 +61,9 @@ def make_engine(url: str | None = None) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def session_factory(engine: Engine, info: dict[str, Any] | None = None) -> sessionmaker[Session]:
+    """Sessions on ``engine``; ``info``: what each starts with in its ``Session.info``."""
+    return sessionmaker(engine, expire_on_commit=False, info=info)
 
 
 @contextmanager
