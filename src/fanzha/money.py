@@ -8,6 +8,7 @@ cannot say 0.1 yuan exactly, and a trace must balance to the fen.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _DECIMAL = re.compile(r"^(?P<int>\d+)(?:\.(?P<frac>\d{1,2}))?$")
 
@@ -205,6 +206,13 @@ def parse_cn_amount(text: str) -> int:
     """
     if not isinstance(text, str):
         raise AmountError(f"amount must be text, got {type(text).__name__}")
+    return _cn_amount(text)
+
+
+@lru_cache(maxsize=8192)
+def _cn_amount(text: str) -> int:
+    """:func:`parse_cn_amount` of text, remembered (the same sums recur across reports
+    and sheet rows)."""
     plain = _PLAIN_AMOUNT.fullmatch(text)
     if plain is not None:  # the commonest spelling ("123150元", "9.9万"): what the grammar gives it
         whole, frac, wan = plain.group("int", "frac", "wan")

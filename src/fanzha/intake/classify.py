@@ -264,10 +264,10 @@ class Classifier:
         norm = normalise(text)
         return self._features_of(norm, self._lookup_ngrams(norm))
 
-    def _features_many(self, texts: list[str], folded: list[str] | None = None) -> list[tuple]:
-        """:meth:`_features` of many texts, their n-grams looked up all at once (``folded``:
-        the texts already :func:`_fold`-ed, when the caller has them)."""
-        norms = [_normalise_folded(f) for f in (folded if folded is not None else map(_fold, texts))]
+    def _features_many(self, folded: list[str]) -> list[tuple]:
+        """:meth:`_features` of many texts, given :func:`_fold`-ed, their n-grams looked up
+        all at once."""
+        norms = [_normalise_folded(f) for f in folded]
         return [self._features_of(norm, found) for norm, found in zip(norms, self._lookup_ngrams_many(norms))]
 
     def _features_of(self, norm: str, found: np.ndarray) -> tuple:
@@ -301,7 +301,7 @@ class Classifier:
         if table is None:
             out = []
             for norm in norms:
-                grams = [norm[i:i + n] for n in NGRAM_SIZES for i in range(len(norm) - n + 1)]
+                grams = [g for g, _ in ngrams(norm)]
                 out.append(np.fromiter(map(self.index.get, grams, itertools.repeat(-1)), np.int64, len(grams)))
             return out
         ranks, base, keys, rows = table
@@ -437,16 +437,16 @@ class Classifier:
         for n, text in enumerate(texts):
             check_text(text, where=where if where == "text" else f"{where}[{n}]")
         folded = [_fold(t) for t in texts]
-        parts = self._features_many(texts, folded)
+        parts = self._features_many(folded)
         probs = self.probabilities(self.scores_many([idx for idx, _, _ in parts])) if parts else []
         best = [self.decide(p, hits) for (_, _, hits), p in zip(parts, probs)]
         candidates = self._candidates_many(best, [occurrences for _, occurrences, _ in parts],
                                            [hits for _, _, hits in parts])
         out = []
-        for text, fold, (_, occurrences, hits), p, cls, spans in zip(texts, folded, parts, probs, best, candidates):
+        for text, fold, p, cls, spans in zip(texts, folded, probs, best, candidates):
             code = self.classes[cls]
             out.append(Classification(code, SCAM_TYPES[code], round(float(p[cls]), 4),
-                                      self._evidence(text, cls, occurrences, hits, evidence, fold, spans)))
+                                      self._evidence(text, fold, spans, evidence)))
         return out
 
     def _gains(self) -> np.ndarray:
@@ -551,19 +551,15 @@ class Classifier:
                 out[j].sort(key=lambda s: -s[0])
         return out
 
-    def _evidence(self, text: str, cls: int, occurrences: tuple[np.ndarray, np.ndarray, np.ndarray, str],
-                  hits: dict[str, list[tuple[int, int]]], k: int, folded: str | None = None,
-                  spans: list[tuple[float, int, int]] | None = None) -> list[str]:
-        """The stretches of the text that pushed most towards class ``cls``: each
-        character scores the weight its n-grams give ``cls`` over the runner-up class,
-        and the lexicon cues of ``cls`` found in the text add to their characters; runs
-        of positive characters are candidate phrases, ranked by their total, and quoted
-        from the original text (``folded``: :func:`_fold` of it, and ``spans``: the
-        candidates (:meth:`_candidates_many`), when the caller has them)."""
-        if spans is None:
-            [spans] = self._candidates_many([cls], [occurrences], [hits])
+    def _evidence(self, text: str, folded: str, spans: list[tuple[float, int, int]], k: int) -> list[str]:
+        """The stretches of the text that pushed most towards its class, quoted from the
+        original text (``folded``: :func:`_fold` of it): up to ``k`` of its candidate
+        ``spans`` (:meth:`_candidates_many`). Each character scores the weight its n-grams
+        give the class over the runner-up class, and the class's lexicon cues found in the
+        text add to their characters; runs of positive characters are the candidates,
+        ranked by their total."""
         out: list[str] = []
-        offsets = _LazyOffsets(folded if folded is not None else _fold(text)) if spans else None
+        offsets = _LazyOffsets(folded) if spans else None
         for _, a, b in spans:
             phrase = text[offsets.span(a)[0]:offsets.span(b - 1)[1]].strip()
             if len(phrase) > 16:  # quote a window around the strongest part, still verbatim
@@ -594,67 +590,8 @@ _NOT_BREAK = np.ones(max(map(ord, _BREAKS)) + 2, bool)
 _NOT_BREAK[[ord(c) for c in _BREAKS]] = False
 
 
-def _token_rep(tok: str) -> str:
-    """What one token (a run of :data:`_RUNS` or a single character) normalises to."""
-    if tok[0].isdigit():
-        return "0"
-    if tok[0].isspace():
-        return " "
-    if tok[0].isascii() and tok[0].isalpha():
-        return tok if tok in _KEEP_LATIN else "a"
-    return tok
-
-
-class _OneChar(dict):
-    """A ``str.translate`` table: what a character outside every run of :data:`_RUNS`
-    normalises to (itself, nearly always), looked up once per character."""
-
-    def __missing__(self, cp: int) -> str:
-        rep = self[cp] = _token_rep(chr(cp))
-        return rep
-
-
-_ONE_CHAR = _OneChar()
-
-
-class _Offsets:
-    """Where each character of :func:`normalise_with_offsets`'s text comes from, worked
-    out for the characters asked about: a run of :data:`_RUNS` (a number, a Latin word,
-    spaces) is written as one token, every other character as itself."""
-
-    def __init__(self, text: str):
-        self.t = t = text.translate(_FULLWIDTH).lower()
-        self.runs: list[tuple[int, int, str]] = []  # (start, end, what it is written as), in order
-        self.out_starts: list[int] = []  # where each run's writing starts in the normalised text
-        shift = 0  # normalised position − position in ``t``, before the next run
-        for m in _RUNS.finditer(t):
-            a, b = m.span()
-            rep = _token_rep(m.group(0))
-            self.runs.append((a, b, rep))
-            self.out_starts.append(a + shift)
-            shift += len(rep) - (b - a)
-
-    def span(self, i: int) -> tuple[int, int]:
-        """The (start, end) in the text of the token that normalised character ``i`` writes."""
-        k = bisect.bisect_right(self.out_starts, i) - 1
-        if k >= 0:
-            a, b, rep = self.runs[k]
-            if i < self.out_starts[k] + len(rep):
-                return a, b
-            i -= self.out_starts[k] + len(rep) - b  # a character after run k, as itself
-        return i, i + 1
-
-    def normalised(self) -> str:
-        out, pos = [], 0
-        for a, b, rep in self.runs:
-            out += [self.t[pos:a].translate(_ONE_CHAR), rep]
-            pos = b
-        out.append(self.t[pos:].translate(_ONE_CHAR))
-        return "".join(out)
-
-
 class _LazyOffsets:
-    """:class:`_Offsets`' :meth:`~_Offsets.span`, worked out only as far into the text as
+    """The spans :func:`normalise_with_offsets` gives, worked out only as far into the text as
     the characters asked about (evidence quotes a few phrases; the rest of the text is
     never read). Only runs of two or more characters move positions or widen a span, so
     only they are read (:data:`_LONG_RUNS`). Built on the :func:`_fold`-ed text."""
@@ -696,15 +633,29 @@ class _LazyOffsets:
 def normalise_with_offsets(text: str) -> tuple[str, list[int], list[int]]:
     """:func:`normalise`, with each output character's span in the original text (so
     evidence is quoted as written, numbers and names included)."""
-    offsets = _Offsets(text)
-    norm = offsets.normalised()
-    spans = [offsets.span(i) for i in range(len(norm))]
-    return norm, [a for a, _ in spans], [b for _, b in spans]
+    out: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    for m in _TOKEN.finditer(_fold(text)):
+        tok = m.group(0)
+        if tok[0].isdigit():
+            rep = "0"
+        elif tok[0].isspace():
+            rep = " "
+        elif tok[0].isascii() and tok[0].isalpha():
+            rep = tok if tok in _KEEP_LATIN else "a"
+        else:
+            rep = tok
+        for ch in rep:
+            out.append(ch)
+            starts.append(m.start())
+            ends.append(m.end())
+    return "".join(out), starts, ends
 
 
-_RUNS = re.compile(r"\d+(?:[.,]\d+)*|[a-z]+|\s+")
-#: The matches of :data:`_RUNS` two or more characters long (each is as long there as
-#: here: a run of digits is as long as it can be).
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[a-z]+|\s+|.", re.S)
+#: The tokens of :data:`_TOKEN` two or more characters long that move positions or
+#: widen a span (each is as long there as here: a run of digits is as long as it can be).
 _LONG_RUNS = re.compile(r"\d(?:[.,]?\d)+|[a-z]{2,}|\s{2,}")
 
 

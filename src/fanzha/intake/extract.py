@@ -27,7 +27,7 @@ import phonenumbers
 from fanzha.errors import InputError
 from fanzha.intake import bins
 from fanzha.money import AmountError, format_fen
-from fanzha.money import parse_cn_amount as _parse_cn_amount
+from fanzha.money import parse_cn_amount
 
 #: A report longer than this is not a report (a pasted log, a file sent by mistake).
 MAX_TEXT_CHARS = 200_000
@@ -342,12 +342,6 @@ _CJK = re.compile("[\u4e00-\u9fff]")
 _LATIN1 = re.compile("[\x80-\xff]")
 
 
-@lru_cache(maxsize=8192)
-def parse_cn_amount(text: str) -> int:
-    """:func:`fanzha.money.parse_cn_amount`, remembered (the same sums recur across reports)."""
-    return _parse_cn_amount(text)
-
-
 def _mask(text: str, start: int, end: int) -> str:
     """``text`` with ``text[start:end]`` blanked out (each character by one _MASK)."""
     return text[:start] + _MASK * (end - start) + text[end:]
@@ -501,9 +495,6 @@ def _amounts(mt: str, out: Extraction) -> None:
         # A bare number (most are dates, times and counts) is rejected by its cheapest test first.
         if pre or unit:
             accepted = True
-        elif num.isdigit():  # the commonest: digits alone (what the last branch decides for them)
-            accepted = (len(num) <= 8 and not _COUNTER_AFTER.match(mt[m.end():m.end() + 6])
-                        and bool(_VERB_BEFORE.search(mt[max(0, m.start() - 12):m.start()])))
         elif _BIG_UNIT.search(num) and not (num[0] in "万亿" or num[-1] in "wW" and not is_arabic):
             accepted = (not _COUNTER_AFTER.match(mt[m.end():m.end() + 6])
                         and bool(_MONEY_CONTEXT.search(mt[max(0, m.start() - 12):m.start()])))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import itertools
 import os
 import shutil
 import time
@@ -54,7 +53,7 @@ def _import(path: Path, *, source: str, actor: str, progress: bool, sessions, pr
     from sqlalchemy.exc import DataError, IntegrityError
 
     from fanzha.intake.importer import read_reports
-    from fanzha.intake.service import Incoming, file_read, read_many
+    from fanzha.intake.service import Incoming, chunks, file_read, read_many
     from fanzha.store import audit, db
 
     result = read_reports(path)
@@ -85,7 +84,7 @@ def _import(path: Path, *, source: str, actor: str, progress: bool, sessions, pr
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task(f"filing {path.name}", total=len(rows))
         pending = zip(rows, reads)  # lazily: chunks are filed while the workers read the next ones
-        while chunk := list(itertools.islice(pending, CHUNK)):
+        for chunk in chunks(pending, CHUNK):
             try:
                 done = file_chunk(chunk)
             except (IntegrityError, DataError):  # a row the store refuses (an outage is not a row's fault)

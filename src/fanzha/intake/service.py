@@ -29,7 +29,7 @@ import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
@@ -57,6 +57,9 @@ EMERGENCY_BASIS = "《中华人民共和国反电信网络诈骗法》第十八�
 
 #: A second call from the same caller within this time about an open case joins it.
 FOLLOW_UP_WINDOW = timedelta(days=7)
+
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -233,20 +236,20 @@ def read_many(incs: Iterable[Incoming], *, processes: int = 1,
     the first ones while the workers read the rest.
     """
     if processes <= 1:
-        return (r for chunk in _chunks(incs, chunksize) for r in read_batch(chunk))
+        return (r for chunk in chunks(incs, chunksize) for r in read_batch(chunk))
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     from fanzha.intake.classify import default_classifier
 
     default_classifier().prepare()
-    chunks = list(_chunks(incs, chunksize))
+    batches = list(chunks(incs, chunksize))
     pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
-    results = pool.map(_read_slim, chunks)
+    results = pool.map(_read_slim, batches)
 
     def taken() -> Iterator[ReadReport | InputError]:
         try:
-            for chunk, slim in zip(chunks, results):
+            for chunk, slim in zip(batches, results):
                 for inc, r in zip(chunk, slim):
                     yield r if isinstance(r, InputError) else ReadReport(inc, *r)
         finally:
@@ -255,7 +258,8 @@ def read_many(incs: Iterable[Incoming], *, processes: int = 1,
     return taken()
 
 
-def _chunks(items: Iterable[Incoming], size: int) -> Iterator[list[Incoming]]:
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of ``size`` (the last shorter), taken lazily."""
     it = iter(items)
     while chunk := list(itertools.islice(it, size)):
         yield chunk

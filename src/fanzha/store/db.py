@@ -104,14 +104,21 @@ COPY_FROM = 16
 _MAX_PARAMETERS = 999
 
 
+#: engine → what the bulk writer worked out for it once: ``("plan", table, keys)`` → a
+#: :func:`_column_plan`, ``("sequence", table)`` → the sequence a table's ``id`` is
+#: taken from.
+_PER_ENGINE: "weakref.WeakKeyDictionary[Engine, dict[tuple, Any]]" = weakref.WeakKeyDictionary()
+
+
 def _column_plan(session: Session, table, keys: tuple[str, ...]) -> tuple:
     """How rows with ``keys`` go to ``table`` through the driver: the columns written
     (those given, then those with a Python-side default, as a Core insert fills them) and,
     per column, its default and its type's bind processor for this database — so the
     stored values are exactly those a Core insert stores."""
-    dialect = session.get_bind().dialect
-    cache = session.info.setdefault("store.insert_columns", {})
-    key = (table.name, dialect.name, keys)
+    engine = session.get_bind()
+    dialect = engine.dialect
+    cache = _PER_ENGINE.setdefault(engine, {})
+    key = ("plan", table.name, keys)
     if key not in cache:
         given = [table.c[k] for k in keys]
         defaulted = [c for c in table.c if c.name not in keys and c.default is not None and c.default.is_scalar]
@@ -193,21 +200,18 @@ def _copyable(table, row: dict[str, Any], returning: tuple[str, str] | None) -> 
     return all(c in row or (c == "id" and own_id) for c in returning)
 
 
-#: engine → table name → the sequence its ``id`` is taken from (asked once per engine).
-_SEQUENCES: "weakref.WeakKeyDictionary[Engine, dict[str, str]]" = weakref.WeakKeyDictionary()
-
-
 def _sequence(session: Session, table) -> str:
     engine = session.get_bind()
-    known = _SEQUENCES.setdefault(engine, {})
-    if table.name not in known:
+    known = _PER_ENGINE.setdefault(engine, {})
+    key = ("sequence", table.name)
+    if key not in known:
         name = session.connection().exec_driver_sql(
             "SELECT pg_get_serial_sequence(%s, 'id')",
             (engine.dialect.identifier_preparer.format_table(table),)).scalar_one()
         if name is None:
             raise RuntimeError(f"{table.name}.id takes its values from no sequence")
-        known[table.name] = name
-    return known[table.name]
+        known[key] = name
+    return known[key]
 
 
 def _copy_rows(session: Session, table, plan: tuple, rows: list[dict[str, Any]], values: list[tuple],
