@@ -262,7 +262,12 @@ def test_report_to_hold_in_the_browser(chromium, live, shots, record_property):
     item.locator('form.done textarea[name="content"]').fill("已对该账户紧急止付，实际止付50000.00元。")
     with liaison.expect_navigation():
         item.locator('button:has-text("办结")').click()
-    assert liaison.locator("table.grid").get_by_text("已止付").count() == 1
+    held = liaison.locator("table.grid").get_by_text("已止付")
+    try:
+        held.wait_for()  # the answered order in the inbox's table (the page's own words if not)
+    except Exception:
+        pytest.fail(f"no 已止付 row at {liaison.url}: {liaison.locator('main').inner_text()[:800]}")
+    assert held.count() == 1
 
     # 5. The analyst's page, never reloaded, now shows the hold.
     stop_row.locator(".badge", has_text="已止付").wait_for(timeout=15_000)
