@@ -37,7 +37,9 @@ merge), whose size is its balance — read from the index's running balances. So
 account first reached at row ``p`` starts with one clean lot of its balance before
 ``p``, and the clean money that arrives between two of its traced rows is one clean
 lot appended just before the second. The tests replay random mule networks both ways
-and require the same result.
+and require the same result. A ledger of a few rows (a
+:class:`~fanzha.tracing.ledger.SmallLedger`: the automatic loop's working ledgers) is
+traced by :func:`replay`, on plain lists: indexing it would cost more than replaying it.
 
 **Per case.** Tracing a subset of the victims (one case) treats the others' payments as
 ordinary transfers. Under ``fifo`` and ``lifo`` a lot's owner never changes which lots
@@ -55,13 +57,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from fanzha.errors import InputError
 from fanzha.money import format_fen
 from fanzha.tracing.index import LedgerIndex
-from fanzha.tracing.ledger import Accounts, Ledger, VictimRow, from_micros, to_micros
+from fanzha.tracing.ledger import Accounts, Ledger, SmallLedger, VictimRow, from_micros, to_micros
 
 CLEAN = ""
 RULES = ("fifo", "lifo", "pro-rata", "libr")
@@ -389,17 +389,13 @@ class VictimPayments:
         return out
 
 
-def resolve_victims(ledger: Ledger, rows: list[VictimRow], *, name: str = "victims.csv") -> VictimPayments:
+def resolve_victims(ledger: Ledger | SmallLedger, rows: list[VictimRow], *,
+                    name: str = "victims.csv") -> VictimPayments:
     """Find each victim row's transfer. Unknown ``txn_id`` and a transfer with no payer
     (a victim's payment must come from the victim's account) are input errors."""
     if not rows:
         return VictimPayments((), ())
-    ids = pa.array([r.txn_id for r in rows], pa.string())
-    # Scan the ledger against the (small) set of victims' ids rather than hashing the
-    # (large) ledger: one pass, no table of ten million strings.
-    hit = np.flatnonzero(np.asarray(pc.is_in(ledger.txn_id, value_set=ids).to_numpy(zero_copy_only=False),
-                                    dtype=bool))
-    where = dict(zip(ledger.txn_id.take(pa.array(hit)).to_pylist(), hit.tolist()))
+    where = ledger.positions_of([r.txn_id for r in rows])
     found = [where.get(r.txn_id) for r in rows]
     pairs = []
     for r, p in zip(rows, found):
@@ -420,7 +416,7 @@ def resolve_victims(ledger: Ledger, rows: list[VictimRow], *, name: str = "victi
 # ---------------------------------------------------------------------------
 
 class _Recorder:
-    def __init__(self, ledger: Ledger, rule: str) -> None:
+    def __init__(self, ledger: Ledger | SmallLedger, rule: str) -> None:
         self.ledger = ledger
         self.rule = rule
         self.names = ledger.accounts
@@ -483,7 +479,7 @@ class _Recorder:
                raised: dict[str, tuple[int, int]], as_of: datetime | None, end: int) -> Trace:
         ledger = self.ledger
         need = sorted({p for p, *_ in self.steps} | {p for p, *_ in self.cash} | {p for p, *_ in self.to_vict})
-        tid = dict(zip(need, ledger.txn_id.take(pa.array(need, pa.int64())).to_pylist())) if need else {}
+        tid = dict(zip(need, ledger.txn_ids(need)))
         paths: dict[str, list[Step]] = {}
         reach: dict[str, list[str]] = {}
         seen: dict[str, set[str]] = {}
@@ -536,12 +532,12 @@ class _Recorder:
         )
 
 
-def _end(ledger: Ledger, as_of: datetime | None) -> int:
+def _end(ledger: Ledger | SmallLedger, as_of: datetime | None) -> int:
     if as_of is None:
         return len(ledger)
     if as_of.tzinfo is None:
         raise InputError("as-of time has no UTC offset", field="--as-of")
-    return int(np.searchsorted(ledger.ts, to_micros(as_of), "right"))
+    return ledger.rows_until(to_micros(as_of))
 
 
 def _raise_warning(acct: str, given: int, used: int, txn: str | None) -> str:
@@ -554,16 +550,15 @@ def _raise_warning(acct: str, given: int, used: int, txn: str | None) -> str:
 # The full replay
 # ---------------------------------------------------------------------------
 
-def replay(ledger: Ledger, victims: VictimPayments, rule: str, *, accounts: Accounts | None = None,
+def replay(ledger: Ledger | SmallLedger, victims: VictimPayments, rule: str, *, accounts: Accounts | None = None,
            as_of: datetime | None = None) -> Trace:
     """Replay every row up to ``as_of`` for every account: the plain statement of the
-    rules, used for small ledgers and as the yardstick of :func:`trace_indexed`."""
+    rules, how a :class:`~fanzha.tracing.ledger.SmallLedger` is traced (a few rows
+    replayed cost less than indexing them), and the yardstick of :func:`trace_indexed`."""
     r = make_rule(rule)
     accounts = accounts or Accounts.empty()
     names = ledger.accounts
-    payer_a = ledger.payer.tolist()
-    payee_a = ledger.payee.tolist()
-    amount_a = ledger.amount.tolist()
+    payer_a, payee_a, amount_a = ledger.lists()
     n = len(ledger)
     end = _end(ledger, as_of)
     vict_at = dict(zip(victims.pos, victims.victim))
@@ -626,7 +621,7 @@ def replay(ledger: Ledger, victims: VictimPayments, rule: str, *, accounts: Acco
         if opening[a] > given[a]:
             t = low_at[a]
             warnings.append(_raise_warning(names[a], given[a], opening[a],
-                                           ledger.txn_id[t].as_py() if t is not None else None))
+                                           ledger.txn_ids([t])[0] if t is not None else None))
             raised[names[a]] = (given[a], opening[a])
     return rec.finish(holdings, balances, warnings, raised, as_of, end)
 

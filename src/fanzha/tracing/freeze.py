@@ -119,21 +119,21 @@ def plan_holds(trace: Trace, activity: dict[str, Activity], *, issued_at: dateti
 
 
 def activity_from_index(index, trace: Trace, *, window: timedelta = timedelta(hours=1)) -> dict[str, Activity]:
-    """Balances, institutions and recent outflow of the trace's holding accounts."""
-    import numpy as np
-
+    """Balances, institutions and recent outflow of the trace's holding accounts
+    (``index``: a :class:`~fanzha.tracing.index.LedgerIndex` or a
+    :class:`~fanzha.tracing.index.SmallIndex`)."""
     ledger = index.ledger
     ids = ledger.account_index()
-    end = len(ledger) if trace.as_of is None else int(np.searchsorted(ledger.ts, _us(trace.as_of), "right"))
+    end = len(ledger) if trace.as_of is None else ledger.rows_until(_us(trace.as_of))
     now_us = int(ledger.ts[end - 1]) if end else 0
     if trace.as_of is not None:
         now_us = _us(trace.as_of)
-    start = int(np.searchsorted(ledger.ts, now_us - int(window.total_seconds() * 1e6), "right"))
+    start = ledger.rows_until(now_us - int(window.total_seconds() * 1e6))
     out = {}
     for acct in trace.holdings:
         a = ids[acct]
         count, fen = index.debit_activity(a, start, end)
-        out[acct] = Activity(balance=trace.balances.get(acct, index.balance_at(a, end)),
+        out[acct] = Activity(balance=trace.balances[acct],   # every holding account's balance is traced
                              institution=index.institution[a], holder=index.holder.get(acct, ""),
                              recent_debits=count, recent_outflow=fen)
     return out

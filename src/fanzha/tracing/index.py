@@ -18,6 +18,10 @@ the same opening balance (its holdings are then exactly the full replay's at tha
 time).
 
 A transfer from an account to itself moves nothing and is left out.
+
+A ledger of a few rows (:class:`~fanzha.tracing.ledger.SmallLedger`) is not worth
+indexing: it is traced by replaying it whole, and :class:`SmallIndex` answers the
+freeze plan's questions about it by scanning it.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fanzha.tracing.ledger import Accounts, Ledger
+from fanzha.tracing.ledger import Accounts, Ledger, SmallLedger
 
 
 @dataclass
@@ -167,6 +171,14 @@ def build_index(ledger: Ledger, accounts: Accounts | None = None) -> LedgerIndex
                              minlength=n_acc) if len(debit_idx) else np.zeros(n_acc, np.int64)
     out_ptr = np.zeros(n_acc + 1, np.int64)
     np.cumsum(out_counts, out=out_ptr[1:])
+    return LedgerIndex(ledger=ledger, opening=opening, given=given, acc_ptr=acc_ptr, acc_pos=epos,
+                       acc_bal=running, out_ptr=out_ptr, out_pos=epos[debit_idx],
+                       out_idx=debit_idx.astype(np.int64 if len(epos) >= 2**31 else np.int32),
+                       institution=_institutions(ledger, accounts), holder=dict(accounts.holder))
+
+
+def _institutions(ledger: Ledger | SmallLedger, accounts: Accounts) -> list[str]:
+    """Per account: its ``accounts.csv`` institution, else one the ledger names."""
     institution = list(ledger.institution)
     if accounts.institution:
         idx = ledger.account_index()
@@ -174,7 +186,27 @@ def build_index(ledger: Ledger, accounts: Accounts | None = None) -> LedgerIndex
             a = idx.get(acct_name)
             if a is not None:
                 institution[a] = inst
-    return LedgerIndex(ledger=ledger, opening=opening, given=given, acc_ptr=acc_ptr, acc_pos=epos,
-                       acc_bal=running, out_ptr=out_ptr, out_pos=epos[debit_idx],
-                       out_idx=debit_idx.astype(np.int64 if len(epos) >= 2**31 else np.int32),
-                       institution=institution, holder=dict(accounts.holder))
+    return institution
+
+
+@dataclass
+class SmallIndex:
+    """:class:`LedgerIndex`'s answers about holding accounts (what
+    :func:`fanzha.tracing.freeze.activity_from_index` asks) for a small ledger, by scanning it."""
+
+    ledger: SmallLedger
+    institution: list[str]
+    holder: dict[str, str]
+
+    def debit_activity(self, a: int, start_pos: int, end_pos: int) -> tuple[int, int]:
+        """``(count, fen)`` of account ``a``'s debits with ``start_pos <= pos < end_pos``."""
+        led = self.ledger
+        fen = [x for p, q, x in zip(led.payer[start_pos:end_pos], led.payee[start_pos:end_pos],
+                                    led.amount[start_pos:end_pos]) if p == a and q != a]
+        return len(fen), sum(fen)
+
+
+def index_small(ledger: SmallLedger, accounts: Accounts | None = None) -> SmallIndex:
+    """:func:`build_index` for a :class:`~fanzha.tracing.ledger.SmallLedger`."""
+    accounts = accounts or Accounts.empty()
+    return SmallIndex(ledger, _institutions(ledger, accounts), dict(accounts.holder))

@@ -21,6 +21,7 @@ Rows come back in replay order: stable-sorted by time, so equal times keep file 
 
 from __future__ import annotations
 
+import bisect
 import csv
 import io
 import os
@@ -116,6 +117,72 @@ class Ledger:
         """The file line of the transfer at replay position ``pos`` (header is line 1),
         exact when the file puts one record on a line, as ledgers do."""
         return (pos if self.row is None else int(self.row[pos])) + 2
+
+    # What a replay asks of a ledger (:class:`SmallLedger` answers the same questions).
+
+    def lists(self) -> tuple[list[int], list[int], list[int]]:
+        """``(payer, payee, amount)`` as Python lists."""
+        return self.payer.tolist(), self.payee.tolist(), self.amount.tolist()
+
+    def txn_ids(self, positions: list[int]) -> list[str]:
+        """The ``txn_id`` at each replay position."""
+        return self.txn_id.take(pa.array(positions, pa.int64())).to_pylist() if positions else []
+
+    def positions_of(self, txn_ids: list[str]) -> dict[str, int]:
+        """Replay position of each of ``txn_ids`` that is in the ledger."""
+        # Scan the ledger against the (small) set of ids rather than hashing the (large)
+        # ledger: one pass, no table of ten million strings.
+        ids = pa.array(txn_ids, pa.string())
+        hit = np.flatnonzero(np.asarray(pc.is_in(self.txn_id, value_set=ids).to_numpy(zero_copy_only=False),
+                                        dtype=bool))
+        return dict(zip(self.txn_id.take(pa.array(hit)).to_pylist(), hit.tolist()))
+
+    def rows_until(self, us: int) -> int:
+        """How many rows are at or before ``us`` (µs since the epoch)."""
+        return int(np.searchsorted(self.ts, us, "right"))
+
+
+@dataclass
+class SmallLedger:
+    """A ledger of a few rows in replay order, in Python lists: what an institution's
+    answers to one case add up to. Numpy's and pyarrow's set-up costs far more than
+    replaying a few rows, so :func:`fanzha.tracing.engine.replay` traces it as it is.
+    Read by :func:`read_small_ledger` under the same rules as a :class:`Ledger`, and
+    answers the same questions (``lists``, ``txn_ids``, ``positions_of``, ``rows_until``).
+    """
+
+    source: str
+    txn_id: list[str]
+    ts: list[int]
+    payer: list[int]
+    payee: list[int]
+    amount: list[int]
+    row: list[int]
+    accounts: list[str]
+    institution: list[str]
+    _account_index: dict[str, int] = field(repr=False)
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def account_index(self) -> dict[str, int]:
+        return self._account_index
+
+    def line_of(self, pos: int) -> int:
+        return self.row[pos] + 2
+
+    def lists(self) -> tuple[list[int], list[int], list[int]]:
+        return self.payer, self.payee, self.amount
+
+    def txn_ids(self, positions: list[int]) -> list[str]:
+        return [self.txn_id[p] for p in positions]
+
+    def positions_of(self, txn_ids: list[str]) -> dict[str, int]:
+        wanted = set(txn_ids)
+        return {t: p for p, t in enumerate(self.txn_id) if t in wanted}
+
+    def rows_until(self, us: int) -> int:
+        return bisect.bisect_right(self.ts, us)
 
 
 @dataclass(frozen=True)
@@ -514,9 +581,10 @@ def _parquet_rows(data: dict[str, pa.ChunkedArray]) -> Iterator[tuple[int, dict[
             yield start + k + 1, {c: chunk[c][k] for c in chunk}
 
 
-def read_ledger_rows(rows: Iterator[tuple[int, dict[str, str]]], name: str, unit: str) -> Ledger:
-    """A ledger from already-split rows ``(line, {column: text})`` — CSV lines, Parquet
-    rows, or rows in memory — under the exact rules of the CSV reader."""
+def _checked_rows(rows: Iterator[tuple[int, dict[str, str]]], name: str, unit: str
+                  ) -> tuple[list[str], list[int], list[int], list[int], list[int], list[int], _Interner]:
+    """The exact rules of the CSV reader over already-split rows ``(line, {column: text})``:
+    ``(txn_id, µs, payer, payee, fen, line)`` columns in the rows' order, and the accounts."""
     ids, ts, payer, payee, amount, lines = [], [], [], [], [], []
     seen: dict[str, int] = {}
     acc = _Interner()
@@ -542,12 +610,29 @@ def read_ledger_rows(rows: Iterator[tuple[int, dict[str, str]]], name: str, unit
         payer.append(acc.get(src, (r.get("from_institution") or "").strip()))
         payee.append(acc.get(dst, (r.get("to_institution") or "").strip()))
         lines.append(line)
+    return ids, ts, payer, payee, amount, lines, acc
+
+
+def read_ledger_rows(rows: Iterator[tuple[int, dict[str, str]]], name: str, unit: str) -> Ledger:
+    """A ledger from already-split rows ``(line, {column: text})`` — CSV lines, Parquet
+    rows, or rows in memory — under the exact rules of the CSV reader."""
+    ids, ts, payer, payee, amount, lines, acc = _checked_rows(rows, name, unit)
     ts_a = np.array(ts, dtype=np.int64)
     order = np.argsort(ts_a, kind="stable")
     return Ledger(name, pa.array(ids, pa.string()).take(pa.array(order)), ts_a[order],
                   np.array(payer, np.int32)[order], np.array(payee, np.int32)[order],
                   np.array(amount, np.int64)[order], (np.array(lines, np.int64) - 2)[order], acc.names, acc.inst,
                   acc.ids)
+
+
+def read_small_ledger(rows: Iterator[tuple[int, dict[str, str]]], name: str, unit: str) -> SmallLedger:
+    """:func:`read_ledger_rows` for a few rows: the same rules and the same replay order
+    (stable by time), in Python lists."""
+    ids, ts, payer, payee, amount, lines, acc = _checked_rows(rows, name, unit)
+    order = sorted(range(len(ts)), key=ts.__getitem__)
+    return SmallLedger(name, [ids[i] for i in order], [ts[i] for i in order], [payer[i] for i in order],
+                       [payee[i] for i in order], [amount[i] for i in order], [lines[i] - 2 for i in order],
+                       acc.names, acc.inst, acc.ids)
 
 
 def read_victims(path: str | Path, *, name: str | None = None) -> list[VictimRow]:

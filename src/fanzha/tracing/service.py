@@ -8,16 +8,26 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fanzha.errors import InputError
 from fanzha.money import AmountError, format_fen, parse_yuan
 from fanzha.tracing import ledger as ledger_mod
-from fanzha.tracing.engine import RULES, Trace, VictimPayments, make_rule, resolve_victims, trace_indexed, trace_json
-from fanzha.tracing.freeze import HoldPolicy, activity_from_index, plan_holds, plan_json
-from fanzha.tracing.index import LedgerIndex, build_index
+from fanzha.tracing.engine import (
+    RULES,
+    Trace,
+    VictimPayments,
+    make_rule,
+    replay,
+    resolve_victims,
+    trace_indexed,
+    trace_json,
+)
+from fanzha.tracing.freeze import Activity, HoldPolicy, activity_from_index, plan_holds, plan_json
+from fanzha.tracing.index import LedgerIndex, build_index, index_small
 from fanzha.tracing.restitution import MODES, plan_restitution, restitution_json
 
 
@@ -75,6 +85,34 @@ def check_rule(rule: str) -> str:
 
 def run(loaded: Loaded, rule: str = "fifo", as_of: datetime | None = None) -> Trace:
     return trace_indexed(loaded.index, loaded.payments, check_rule(rule), as_of=as_of)
+
+
+#: A ledger of up to this many rows is traced by plain replay over Python lists
+#: (:func:`trace_rows`); a larger one is indexed, so a trace touches only the rows its
+#: victims' money reaches. Either way the trace is the same. On a few rows the index's
+#: numpy and pyarrow set-up is nearly all the cost (a three-row ledger: about 0.2 ms
+#: replayed, 0.8 ms indexed); on random mule networks of up to 20,000 rows, where the
+#: money reaches most rows, replay stayed the cheaper, so the bound is conservative.
+SMALL_LEDGER_ROWS = 1000
+
+
+def trace_rows(rows: Sequence[tuple[int, dict[str, str]]], victims: list[ledger_mod.VictimRow],
+               accounts: ledger_mod.Accounts, rule: str = "fifo", *, names: tuple[str, str] = ("ledger", "victims"),
+               window: timedelta = timedelta(hours=1), small_rows: int = SMALL_LEDGER_ROWS
+               ) -> tuple[Trace, dict[str, Activity]]:
+    """Trace a ledger held in memory — rows ``(line, {column: text})``, checked as a CSV
+    file's — from the ``victims``' payments; returns the trace and the activity of its
+    holding accounts (what a freeze plan is made from). A ledger of at most
+    ``small_rows`` rows is replayed on lists, a larger one indexed first."""
+    ledger_name, victims_name = names
+    if len(rows) <= small_rows:
+        small = ledger_mod.read_small_ledger(iter(rows), ledger_name, "line")
+        trace = replay(small, resolve_victims(small, victims, name=victims_name), rule, accounts=accounts)
+        return trace, activity_from_index(index_small(small, accounts), trace, window=window)
+    led = ledger_mod.read_ledger_rows(iter(rows), ledger_name, "line")
+    loaded = Loaded(build_index(led, accounts), resolve_victims(led, victims, name=victims_name))
+    trace = run(loaded, rule)
+    return trace, activity_from_index(loaded.index, trace, window=window)
 
 
 def trace_document(loaded: Loaded, trace: Trace, *, freeze_plan: bool = False, issued_at: datetime | None = None,
@@ -136,5 +174,5 @@ def restitution(ledger_csv: str, victims_csv: str, accounts_csv: str | None, *, 
     return restitution_json(plan_restitution(t, frozen, mode=mode))
 
 
-__all__ = ["RULES", "MODES", "Loaded", "load", "load_texts", "run", "trace_document", "read_frozen", "fen",
-           "validate", "trace", "restitution", "format_fen", "parse_as_of"]
+__all__ = ["RULES", "MODES", "SMALL_LEDGER_ROWS", "Loaded", "load", "load_texts", "run", "trace_rows",
+           "trace_document", "read_frozen", "fen", "validate", "trace", "restitution", "format_fen", "parse_as_of"]
