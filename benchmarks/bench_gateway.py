@@ -34,7 +34,9 @@ answer received → the loop's next order written; that order written → sent; 
 round trip beyond the institution's own latency (the simulator's share included); and
 the dispatcher's start → the first orders sent. Wall times depend on what else the
 machine runs, so CPU time per order is reported too — the dispatcher's, its database
-thread's share, and the simulator's — with the load average before and after.
+thread's share (and of that, recording answers and taking the loop's steps on them,
+apart from claiming, which polls as often whatever the load), and the simulator's —
+with the load average before and after.
 
 ``--mode day`` runs the race over a day of a ``fanzha sim`` world's reports (those
 with a payment within ``--recent-hours``): each report is filed as intake files an
@@ -376,6 +378,9 @@ def run_loop(n_cases: int, *, institutions: int, speed: float, database_url: str
             # claiming) apart from its event loop (HTTP, signing); the simulator's own CPU;
             # the machine's 1-minute load average before and after (wall times depend on it)
             "dispatcher_db_cpu_ms_per_order": round(d.counters.db_cpu_s * 1000 / len(orders), 2),
+            # of which recording answers and the loop's steps on them: the per-answer
+            # cost, apart from claiming (which runs as often whatever the load)
+            "dispatcher_record_cpu_ms_per_order": round(d.counters.record_cpu_s * 1000 / len(orders), 2),
             "sim_cpu_ms_per_order": round(sim_cpu * 1000 / len(orders), 2),
             "load_average": [round(load0[0], 2), round(load1[0], 2)],
             "sim_held": summary["held"], "steps": breakdown,
@@ -718,7 +723,8 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"{r['cases']:>6} cases, per step p50/p95: " + ", ".join(
             f"{k} {v['p50']:.0f}/{v['p95']:.0f}" for k, v in r["steps"].items()))
         print(f"{'':>6} CPU per order: dispatcher {r['dispatcher_cpu_ms_per_order']:.2f} ms (database thread "
-              f"{r['dispatcher_db_cpu_ms_per_order']:.2f}), simulator {r['sim_cpu_ms_per_order']:.2f} ms; "
+              f"{r['dispatcher_db_cpu_ms_per_order']:.2f}, recording answers "
+              f"{r['dispatcher_record_cpu_ms_per_order']:.2f}), simulator {r['sim_cpu_ms_per_order']:.2f} ms; "
               f"load average {r['load_average'][0]:.2f} → {r['load_average'][1]:.2f}")
     day = race_day(args) if args.mode in ("day", "all") else None
     if day:

@@ -281,6 +281,7 @@ class Counters:
     lease_lost: int = 0
     handed_over: int = 0     # the loop's orders sent straight from the transaction that decided them
     db_cpu_s: float = 0.0    # CPU time of the database thread (recording, deciding, claiming)
+    record_cpu_s: float = 0.0   # of which recording answers and the loop's steps on them
     by_outcome: dict[str, int] = field(default_factory=dict)
 
 
@@ -529,6 +530,13 @@ class Dispatcher:
         committed — a crash before that lets the leases lapse and the orders are sent by
         whoever claims them next — and how many new orders were left to the outbox.
         """
+        t0 = time.thread_time()
+        try:
+            return self._record(results, busy)
+        finally:
+            self.counters.record_cpu_s += time.thread_time() - t0
+
+    def _record(self, results: list[Result], busy: list[int] | tuple[int, ...]) -> tuple[list[Job], int]:
         now = utcnow()
         with transaction(self.sessions) as s:
             write_lock(s)

@@ -45,10 +45,8 @@ from fanzha.money import format_fen, parse_yuan
 # Imported here, not on the first answer: the tracer pulls in numpy and pyarrow, and a
 # dispatcher must not stall its first batch of answers for seconds loading them.
 from fanzha.tracing import ledger as ledger_mod
-from fanzha.tracing.engine import resolve_victims
-from fanzha.tracing.freeze import LEGAL_BASIS, HoldPolicy, activity_from_index, plan_holds
-from fanzha.tracing.index import build_index
-from fanzha.tracing.service import Loaded, run
+from fanzha.tracing.freeze import LEGAL_BASIS, HoldPolicy, plan_holds
+from fanzha.tracing.service import trace_rows
 
 ACTOR = "gateway-loop"
 TD = OrderKind.transaction_details.value
@@ -323,18 +321,18 @@ def _trace(rows: list[dict], victims: list[tuple[str, str]], inst: dict[str, str
     activity, hold policy) — what the freeze plan is made from."""
     # The rows go to the tracer's exact reader as already-split records (the same checks
     # as a CSV file's, without writing one to disk and parsing it back for every answer).
-    led = ledger_mod.read_ledger_rows(
-        ((n + 2, {"txn_id": str(r["txn_id"]), "timestamp": _ts(r["timestamp"]).isoformat(),
-                  "from_account": r.get("from_account") or "", "to_account": r.get("to_account") or "",
-                  "amount": format_fen(r["amount_fen"]), "from_institution": inst.get(r.get("from_account") or "", ""),
-                  "to_institution": inst.get(r.get("to_account") or "", "")}) for n, r in enumerate(rows)),
-        "working-ledger", "line")
+    # A working ledger is usually a few statements' rows, which the tracer replays on
+    # plain lists rather than indexing them (:func:`fanzha.tracing.service.trace_rows`).
+    records = [(n + 2, {"txn_id": str(r["txn_id"]), "timestamp": _ts(r["timestamp"]).isoformat(),
+                        "from_account": r.get("from_account") or "", "to_account": r.get("to_account") or "",
+                        "amount": format_fen(r["amount_fen"]),
+                        "from_institution": inst.get(r.get("from_account") or "", ""),
+                        "to_institution": inst.get(r.get("to_account") or "", "")}) for n, r in enumerate(rows)]
     accts = ledger_mod.Accounts({a: f for a, f in opening.items()}, {a: i for a, i in inst.items() if i}, {})
     vrows = [ledger_mod.VictimRow(v, t, n + 2) for n, (v, t) in enumerate(victims)]
-    loaded = Loaded(build_index(led, accts), resolve_victims(led, vrows, name="victims"))
-    trace = run(loaded, policy.rule)
     hp = HoldPolicy(kind=policy.hold_kind)
-    activity = activity_from_index(loaded.index, trace, window=hp.recent_window)
+    trace, activity = trace_rows(records, vrows, accts, policy.rule, names=("working-ledger", "victims"),
+                                 window=hp.recent_window)
     return trace, activity, hp
 
 
@@ -475,15 +473,19 @@ def _wait_for_round(d: Decision, facts: CaseFacts, policy: LoopPolicy, now: date
 
 
 def warm_up() -> None:
-    """Trace a two-row ledger once: the tracer's first run loads what it loads lazily
-    (pyarrow brings in pandas — most of a second), which must not fall on the first
-    batch of real answers. A dispatcher calls this while its first requests are out."""
+    """Decide on a two-row ledger once, and trace it once more by the tracer's indexed
+    road (the one a large working ledger takes): that road's first run loads what it
+    loads lazily (pyarrow brings in pandas — most of a second), which must not fall on
+    the first batch of real answers. A dispatcher calls this while its first requests
+    are out."""
     t = datetime(2024, 1, 1, tzinfo=UTC)
     rows = ({"txn_id": "w1", "timestamp": t.isoformat(), "from_account": "v", "to_account": "a", "amount": "2.00"},
             {"txn_id": "w2", "timestamp": (t + timedelta(minutes=1)).isoformat(), "from_account": "a",
              "to_account": "b", "amount": "1.00", "to_institution": "X"})
     decide(CaseFacts("warm-up", (("a", "X"),), frozenset({"v"}), 200, None, None,
                      (Statement("a", "X", 100, t + timedelta(minutes=2), rows),), (), True), now=t)
+    trace_rows(list(enumerate(rows, 2)), [ledger_mod.VictimRow("V:v", "w1", 2)], ledger_mod.Accounts.empty(),
+               small_rows=0)
 
 
 def check_decision(facts: CaseFacts, d: Decision) -> None:
@@ -655,8 +657,9 @@ def facts_for_many(session, cases) -> dict[int, CaseFacts]:
     Reports and victims: one query each. Core statements throughout: this runs for
     every batch of answers a dispatcher records.
     """
-    from sqlalchemy import bindparam, func, select
+    from sqlalchemy import func, select
 
+    from fanzha.store.db import one_of
     from fanzha.store.models import Institution, Order, Report, Victim
 
     session.flush()   # Core statements do not flush what the session holds
@@ -665,9 +668,8 @@ def facts_for_many(session, cases) -> dict[int, CaseFacts]:
     rows = session.execute(select(o_.id, o_.case_id, o_.kind, o_.target, o_.state, o_.amount_fen,
                                   o_.idempotency_key, o_.round_no, o_.created_at, i_.code)
                            .join_from(Order.__table__, Institution.__table__, o_.institution_id == i_.id)
-                           .where(o_.case_id.in_(bindparam("ids", expanding=True)),
-                                  o_.kind.in_((TD, *HOLD_KINDS)))
-                           .order_by(o_.id), {"ids": ids}).all()
+                           .where(one_of(session, o_.case_id, ids), o_.kind.in_((TD, *HOLD_KINDS)))
+                           .order_by(o_.id)).all()
     _listen()
     kept = _committed_facts(session)
     if kept is None:
@@ -686,8 +688,7 @@ def facts_for_many(session, cases) -> dict[int, CaseFacts]:
         fresh = session.info.get(_FRESH) or {}
         read = [r.id for r in unknown if r.id not in fresh or fresh[r.id][0] != r.state]
         heavy = {i: (a, q) for i, a, q in session.execute(
-            select(o_.id, o_.answer, o_.request).where(o_.id.in_(bindparam("ids", expanding=True))),
-            {"ids": read})} if read else {}
+            select(o_.id, o_.answer, o_.request).where(one_of(session, o_.id, read)))} if read else {}
         for r in unknown:
             answer, request = heavy[r.id] if r.id in heavy else fresh.get(r.id, (None, None, None))[1:]
             known[r.id] = staged[r.id] = _order_facts(r, answer, request)
@@ -696,10 +697,10 @@ def facts_for_many(session, cases) -> dict[int, CaseFacts]:
         by_case[r.case_id].append((r, known[r.id]))
     reps = {r[0]: (r[1], r[2]) for r in session.execute(
         select(r_.case_id, func.min(r_.received_at), func.max(r_.paid_at))
-        .where(r_.case_id.in_(bindparam("ids", expanding=True))).group_by(r_.case_id), {"ids": ids})}
+        .where(one_of(session, r_.case_id, ids)).group_by(r_.case_id))}
     victims: dict[int, set[str]] = {i: set() for i in ids}
     for cid, acct in session.execute(select(v_.case_id, v_.account)
-                                     .where(v_.case_id.in_(bindparam("ids", expanding=True))), {"ids": ids}):
+                                     .where(one_of(session, v_.case_id, ids))):
         if acct:
             victims[cid].add(acct)
     out = {}
@@ -879,11 +880,10 @@ def on_answers(session, orders, *, policy: LoopPolicy | None = None) -> dict[int
     cases = [c for c in _lock_cases(session, [o.case_id for o in answered]) if c.status == "open"]
     if not cases:
         return {}
-    session.flush()
     for o in answered:
         _note_fresh(session, o.id, o.state, o.answer, o.request)
     last = {o.case_id: o.idempotency_key for o in answered}
-    facts = facts_for_many(session, cases)
+    facts = facts_for_many(session, cases)   # flushes the answers first
     decided, out = [], {}
     for case in cases:
         f = facts[case.id]
