@@ -14,7 +14,7 @@ from sqlalchemy import delete, select
 from fanzha.errors import InputError
 from fanzha.intake import reports_cli
 from fanzha.intake.reports_cli import import_file
-from fanzha.intake.routing import Zone
+from fanzha.intake.routing import Router, Zone
 from fanzha.intake.service import Book, Incoming, UnitRef, file_report, file_reports, plan, read_report
 from fanzha.store import audit, seed
 from fanzha.store.db import transaction
@@ -240,7 +240,7 @@ def _book() -> Book:
     station = UnitRef(3, "350203-01", siming)
     zones = [Zone("350200", "city", "思明区"), Zone("350203", "district", "思明区"),
              Zone("350203-01", "station", "思明区", "中华街道")]
-    book = Book(zones, {u.code: u for u in (city, siming, station)}, {"ICBC", "ABC"})
+    book = Book(Router(zones), {u.code: u for u in (city, siming, station)}, {"ICBC", "ABC"})
     for offset in OFFSETS:
         book.next_case_no[(AT + offset).astimezone(SHANGHAI).date()] = \
             f"FZ{(AT + offset).astimezone(SHANGHAI):%Y%m%d}000001"

@@ -219,3 +219,32 @@ def test_reading_in_worker_processes_is_reading_each() -> None:
     incs[7] = Incoming(received_at=AT, text="   ", source="110")
     alone = [_as_tuple(_one(inc)) for inc in incs]
     assert [_as_tuple(r) for r in read_many(incs, processes=2, chunksize=16)] == alone
+
+
+@settings(max_examples=8, deadline=None)
+@given(incs=st.lists(reports(), min_size=1, max_size=12), chunksize=st.integers(1, 5), taken=st.integers(0, 12),
+       caller_froze=st.booleans())
+def test_worker_processes_leave_the_caller_as_it_was(incs, chunksize, taken, caller_froze) -> None:
+    """Whether the caller reads every result or stops early, the workers read each
+    report as it is read alone, and afterwards nothing of the call is kept and the
+    caller's garbage collector is as it was (its own frozen objects still frozen)."""
+    import gc
+    import itertools
+
+    from fanzha.intake import service
+
+    alone = [_as_tuple(_one(inc)) for inc in incs]
+    if caller_froze:
+        gc.freeze()
+    try:
+        before = gc.get_freeze_count()
+        results = read_many(incs, processes=2, chunksize=chunksize)
+        assert gc.get_freeze_count() == before  # frozen only while the workers were forked
+        got = [_as_tuple(r) for r in itertools.islice(results, taken)]
+        results.close()
+        assert got == alone[:taken]
+        assert not service._INHERITED
+        assert gc.get_freeze_count() == before
+    finally:
+        if caller_froze:
+            gc.unfreeze()

@@ -35,26 +35,44 @@ class Route:
 
 def route(district: str, address: str, zones: list[Zone]) -> Route:
     """The unit that owns a place. Longest matching zone name wins; ties go by unit code."""
-    district = (district or "").strip()
-    address = address or ""
-    if not district:
-        # The district is often only in the address ("厦门市思明区中华街道…").
+    return Router(zones)(district, address)
+
+
+class Router:
+    """:func:`route` over one list of zones, with the zones sorted once: for a batch of
+    reports, each is routed by scanning its district's zones in the order they win."""
+
+    def __init__(self, zones: list[Zone]):
+        # Districts in the zones' order, each once: the first named in an address is its district.
+        self._districts = list(dict.fromkeys(z.district for z in zones if z.district))
+        self._named: dict[str, list[Zone]] = {}  # district → its zones with a name, the winner first
+        self._whole: dict[str, Zone] = {}  # district → the unit owning the whole district
         for z in zones:
-            if z.district and z.district in address:
-                district = z.district
-                break
-    in_district = [z for z in zones if z.district == district]
-    named = [z for z in in_district if z.zone and z.zone in address]
-    if named:
-        best = max(named, key=lambda z: (len(z.zone), LEVELS.index(z.unit_kind) == 0, _neg(z.unit_code)))
-        return Route(best.unit_code, f"address names {best.zone} ({district})")
-    whole = sorted((z for z in in_district if not z.zone), key=lambda z: (LEVELS.index(z.unit_kind), z.unit_code))
-    if whole:
-        return Route(whole[0].unit_code, f"district {district}")
-    cities = sorted(z.unit_code for z in zones if z.unit_kind == "city")
-    if cities:
-        return Route(cities[0], "place unknown: the city bureau")
-    return Route(None, "no unit owns this place")
+            if z.zone:
+                self._named.setdefault(z.district, []).append(z)
+        for named in self._named.values():
+            # (a stable sort: among equal keys the first listed wins, as max() picks it)
+            named.sort(key=lambda z: (len(z.zone), LEVELS.index(z.unit_kind) == 0, _neg(z.unit_code)), reverse=True)
+        for z in sorted((z for z in zones if not z.zone), key=lambda z: (LEVELS.index(z.unit_kind), z.unit_code)):
+            self._whole.setdefault(z.district, z)
+        cities = sorted(z.unit_code for z in zones if z.unit_kind == "city")
+        self._city = cities[0] if cities else None
+
+    def __call__(self, district: str, address: str) -> Route:
+        district = (district or "").strip()
+        address = address or ""
+        if not district:
+            # The district is often only in the address ("厦门市思明区中华街道…").
+            district = next((d for d in self._districts if d in address), district)
+        for z in self._named.get(district, ()):
+            if z.zone in address:
+                return Route(z.unit_code, f"address names {z.zone} ({district})")
+        whole = self._whole.get(district)
+        if whole is not None:
+            return Route(whole.unit_code, f"district {district}")
+        if self._city is not None:
+            return Route(self._city, "place unknown: the city bureau")
+        return Route(None, "no unit owns this place")
 
 
 def _neg(code: str) -> tuple[int, ...]:

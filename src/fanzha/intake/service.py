@@ -217,11 +217,18 @@ def read_report(inc: Incoming) -> ReadReport:
     return r
 
 
-def _read_slim(incs: list[Incoming]) -> list[tuple | InputError]:
-    """:func:`read_batch` in a worker process: what was read, without the reports themselves
-    (the caller has them; sending them back would double what crosses the pipe)."""
+#: The batches of each :func:`read_many` call with worker processes, by call: the workers
+#: are forked with them in memory, so only a batch's number crosses the pipe.
+_INHERITED: dict[int, list[list[Incoming]]] = {}
+_CALLS = itertools.count()
+
+
+def _read_inherited(call: int, i: int) -> list[tuple | InputError]:
+    """:func:`read_batch` in a worker process, of batch ``i`` of :func:`read_many` call
+    ``call`` (inherited at the fork): what was read, without the reports themselves (the
+    caller has them; sending them back would double what crosses the pipe)."""
     return [r if isinstance(r, InputError) else (r.fingerprint, r.identifiers, r.loss_fen, r.scam_type, r.evidence)
-            for r in read_batch(incs)]
+            for r in read_batch(_INHERITED[call][i])]
 
 
 def read_many(incs: Iterable[Incoming], *, processes: int = 1,
@@ -232,30 +239,53 @@ def read_many(incs: Iterable[Incoming], *, processes: int = 1,
     With ``processes`` > 1 the reading (extraction and classification, nearly all of a
     bulk import's work) runs in that many worker processes. They are forked here, at
     the call, after the classifier is loaded (so none loads it again) and before the
-    caller starts any thread; the results are then taken lazily, so the caller can file
-    the first ones while the workers read the rest.
+    caller starts any thread, with the reports already in memory: each batch is sent as
+    its number, not pickled. Everything the parent holds is frozen for the garbage
+    collector while they are forked (:func:`gc.freeze`), so a worker's collections never
+    walk the parent's objects — the modules, the classifier's tables, the reports, and
+    whatever else the calling process has built up — nor copy their pages by touching
+    them (a caller that froze objects of its own is left to manage them). The results
+    are then taken lazily, so the caller can file the first ones while the workers read
+    the rest; closing the iterator before the end stops the workers.
     """
     if processes <= 1:
         return (r for chunk in chunks(incs, chunksize) for r in read_batch(chunk))
+    import gc
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     from fanzha.intake.classify import default_classifier
 
     default_classifier().prepare()
-    batches = list(chunks(incs, chunksize))
-    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
-    results = pool.map(_read_slim, batches)
+    call = next(_CALLS)
+    batches = _INHERITED[call] = list(chunks(incs, chunksize))
+    thaw = gc.get_freeze_count() == 0  # (a caller that froze its own objects keeps them so)
+    if thaw:
+        gc.freeze()
+    try:
+        pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
+        # With the fork start method every worker is forked at the first submit, here.
+        results = pool.map(_read_inherited, itertools.repeat(call), range(len(batches)))
+    except BaseException:
+        del _INHERITED[call]
+        raise
+    finally:
+        if thaw:
+            gc.unfreeze()
 
     def taken() -> Iterator[ReadReport | InputError]:
         try:
+            yield None  # (taken at once, below: from here on, closing the iterator ends the call)
             for chunk, slim in zip(batches, results):
                 for inc, r in zip(chunk, slim):
                     yield r if isinstance(r, InputError) else ReadReport(inc, *r)
         finally:
             pool.shutdown(cancel_futures=True)
+            del _INHERITED[call]
 
-    return taken()
+    reading = taken()
+    next(reading)
+    return reading
 
 
 def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -323,7 +353,7 @@ class Plan:
 class Book:
     """What planning a batch needs to know, from the store and from the batch so far."""
 
-    zones: list[routing.Zone]
+    router: routing.Router
     units: dict[str, UnitRef]
     institutions: set[str]
     by_external: dict[tuple[str, str], ReportRef] = field(default_factory=dict)
@@ -388,7 +418,7 @@ def plan(r: ReadReport, book: Book, *, actor: str, escalation: routing.Escalatio
             unit = book.units.get(inc.unit_code)
             why = "filed by the unit's own officer"
         else:
-            route = routing.route(inc.district, inc.address, book.zones)
+            route = book.router(inc.district, inc.address)
             unit = book.units.get(route.unit_code) if route.unit_code else None
             why = route.reason
         reason = routing.escalate(r.loss_fen, 1, escalation)
@@ -444,8 +474,9 @@ def _chase(p: Plan, book: Book, window: timedelta) -> None:
 # -- 3. the store edge ------------------------------------------------------------------
 
 
-def _lookups(session: Session) -> tuple[list[routing.Zone], dict[str, UnitRef], set[str]]:
-    """Zones, units and institution codes, read once per session (they change rarely)."""
+def _lookups(session: Session) -> tuple[routing.Router, dict[str, UnitRef], set[str]]:
+    """The units' zones (as a router), units and institution codes, read once per session
+    (they change rarely)."""
     cached = session.info.get("intake.lookups")
     if cached is None:
         zones = [routing.Zone(code, kind, district or "", zone or "") for code, kind, district, zone in session.execute(
@@ -462,14 +493,13 @@ def _lookups(session: Session) -> tuple[list[routing.Zone], dict[str, UnitRef], 
 
         units = {code: ref(uid) for uid, (code, _) in rows.items()}
         institutions = set(session.execute(select(Institution.code)).scalars())
-        cached = session.info["intake.lookups"] = (zones, units, institutions)
+        cached = session.info["intake.lookups"] = (routing.Router(zones), units, institutions)
     return cached
 
 
 def load_book(session: Session, reads: Sequence[ReadReport]) -> Book:
     """The :class:`Book` for a batch: only the store's rows the batch can touch, in a few queries."""
-    zones, units, institutions = _lookups(session)
-    book = Book(zones, units, institutions)
+    book = Book(*_lookups(session))
     if not reads:
         return book
     cases: dict[int, CaseRef] = {}
