@@ -20,7 +20,8 @@ sign of being a notice, a warning, a non-fraud incident or a refusal, ``not_frau
 to win by a clear probability (``nf_threshold``) or the best fraud type is returned.
 
 ``confidence`` is the probability of the returned type after temperature scaling
-(the temperature is fitted by the training command on the held-out development batches).
+(the temperature is fitted by the training command on hand-written texts, each scored by a
+model not trained on it).
 """
 
 from __future__ import annotations
