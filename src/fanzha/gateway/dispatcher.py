@@ -38,7 +38,7 @@ from typing import Callable, Mapping
 from urllib.parse import urlsplit
 
 import aiohttp
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from fanzha.gateway import loop as loop_mod
@@ -48,11 +48,14 @@ from fanzha.gateway.signing import Keyring, SignatureError, signed_headers, veri
 from fanzha.gateway.store import (
     EVENT_ROWS,
     FINAL,
+    RecordedOrder,
     apply_answer,
+    load_recorded_orders,
     lock_order,
     transition,
     write_event_rows,
     write_lock,
+    write_recorded_orders,
 )
 from fanzha.money import format_fen, parse_yuan
 from fanzha.store.db import insert_rows, transaction
@@ -331,6 +334,17 @@ async def exchange(session: aiohttp.ClientSession, url: str, body: bytes, header
         raise Undelivered(Outcome.connect_error, f"{type(err).__name__}: {err}"[:500]) from None
 
 
+#: What a leased order needs to go out (:meth:`Dispatcher._jobs`), built once: it runs
+#: for every claim and every batch of answers that makes orders.
+_JOB_ROWS = (select(Order.id, Order.idempotency_key, Order.kind, Case.case_no, Order.legal_basis, Order.target,
+                    Order.amount_fen, Order.expires_at, Order.state, Order.attempts, Institution.id, Institution.code,
+                    Institution.api_url, Institution.timeout_ms, Institution.max_in_flight,
+                    Institution.rate_per_minute)
+             .join(Institution, Order.institution_id == Institution.id)
+             .join(Case, Order.case_id == Case.id)
+             .where(Order.id.in_(bindparam("ids", expanding=True))).order_by(Order.id))
+
+
 class Dispatcher:
     """Claims orders from the outbox and delivers them; see the module docstring."""
 
@@ -404,13 +418,7 @@ class Dispatcher:
         failed with that reason instead)."""
         if not ids:
             return []
-        rows = s.execute(select(Order.id, Order.idempotency_key, Order.kind, Case.case_no, Order.legal_basis,
-                                Order.target, Order.amount_fen, Order.expires_at, Order.state, Order.attempts,
-                                Institution.id, Institution.code, Institution.api_url, Institution.timeout_ms,
-                                Institution.max_in_flight, Institution.rate_per_minute)
-                         .join(Institution, Order.institution_id == Institution.id)
-                         .join(Case, Order.case_id == Case.id)
-                         .where(Order.id.in_(ids)).order_by(Order.id)).all()
+        rows = s.execute(_JOB_ROWS, {"ids": ids}).all()
         jobs = []
         for r in rows:
             if r.state == OrderState.pending.value and r.expires_at and r.expires_at <= now:
@@ -544,16 +552,16 @@ class Dispatcher:
             s.info[loop_mod.DEFER] = deferred = []
             s.info[EVENT_ROWS] = []
             opened, self._opened = self._opened, []
-            ids = sorted({r.job.order_id for r in results})
-            loaded = {o.id: o for o in s.execute(select(Order).where(Order.id.in_(ids)).order_by(Order.id)
-                                                 .with_for_update().execution_options(populate_existing=True)
-                                                 ).scalars()}
+            # the orders as plain rows, their changes written in one UPDATE per set of
+            # changed columns (not an ORM object loaded, tracked and flushed each)
+            loaded = load_recorded_orders(s, (r.job.order_id for r in results))
             attempts: list[dict] = []
             for res in results:
                 order = loaded.get(res.job.order_id)
                 if order is not None:
                     self._record_one(s, order, res, now, attempts)
             del s.info[loop_mod.DEFER]
+            write_recorded_orders(s, loaded.values())
             if attempts:   # one multi-row insert, not an ORM object each
                 insert_rows(s, OrderAttempt.__table__, attempts)
             # after the attempts' own notes, so the reason they wait stays on every queued order
@@ -570,7 +578,7 @@ class Dispatcher:
             self.counters.handed_over += len(jobs)
             return jobs, len(new) - len(ids)
 
-    def _attempt(self, order: Order, res: Result, outcome: Outcome, attempts: list[dict]) -> None:
+    def _attempt(self, order: RecordedOrder, res: Result, outcome: Outcome, attempts: list[dict]) -> None:
         """The attempt's row, put in ``attempts``, and counted."""
         attempts.append({"order_id": order.id, "institution_id": res.job.institution_id, "dispatcher": self.name,
                          "started_at": res.started_at, "latency_ms": res.latency_ms, "outcome": outcome.value,
@@ -578,7 +586,7 @@ class Dispatcher:
         self.counters.attempts += 1
         self.counters.by_outcome[outcome.value] = self.counters.by_outcome.get(outcome.value, 0) + 1
 
-    def _record_one(self, s: Session, order: Order, res: Result, now: datetime, attempts: list[dict]) -> None:
+    def _record_one(self, s: Session, order: RecordedOrder, res: Result, now: datetime, attempts: list[dict]) -> None:
         """Move ``order`` on ``res``; its attempt's row is put in ``attempts``."""
         job = res.job
         outcome = res.outcome

@@ -657,19 +657,10 @@ def facts_for_many(session, cases) -> dict[int, CaseFacts]:
     Reports and victims: one query each. Core statements throughout: this runs for
     every batch of answers a dispatcher records.
     """
-    from sqlalchemy import func, select
-
-    from fanzha.store.db import one_of
-    from fanzha.store.models import Institution, Order, Report, Victim
-
+    q = _statements(session)
     session.flush()   # Core statements do not flush what the session holds
-    o_, i_, r_, v_ = Order.__table__.c, Institution.__table__.c, Report.__table__.c, Victim.__table__.c
     ids = [c.id for c in cases]
-    rows = session.execute(select(o_.id, o_.case_id, o_.kind, o_.target, o_.state, o_.amount_fen,
-                                  o_.idempotency_key, o_.round_no, o_.created_at, i_.code)
-                           .join_from(Order.__table__, Institution.__table__, o_.institution_id == i_.id)
-                           .where(one_of(session, o_.case_id, ids), o_.kind.in_((TD, *HOLD_KINDS)))
-                           .order_by(o_.id)).all()
+    rows = session.execute(q.orders, {"ids": ids}).all()
     _listen()
     kept = _committed_facts(session)
     if kept is None:
@@ -687,20 +678,16 @@ def facts_for_many(session, cases) -> dict[int, CaseFacts]:
         # the answers just recorded and the orders just made are in memory already
         fresh = session.info.get(_FRESH) or {}
         read = [r.id for r in unknown if r.id not in fresh or fresh[r.id][0] != r.state]
-        heavy = {i: (a, q) for i, a, q in session.execute(
-            select(o_.id, o_.answer, o_.request).where(one_of(session, o_.id, read)))} if read else {}
+        heavy = {i: (a, r) for i, a, r in session.execute(q.answers, {"ids": read})} if read else {}
         for r in unknown:
             answer, request = heavy[r.id] if r.id in heavy else fresh.get(r.id, (None, None, None))[1:]
             known[r.id] = staged[r.id] = _order_facts(r, answer, request)
     by_case: dict[int, list] = {i: [] for i in ids}
     for r in rows:
         by_case[r.case_id].append((r, known[r.id]))
-    reps = {r[0]: (r[1], r[2]) for r in session.execute(
-        select(r_.case_id, func.min(r_.received_at), func.max(r_.paid_at))
-        .where(one_of(session, r_.case_id, ids)).group_by(r_.case_id))}
+    reps = {r[0]: (r[1], r[2]) for r in session.execute(q.reports, {"ids": ids})}
     victims: dict[int, set[str]] = {i: set() for i in ids}
-    for cid, acct in session.execute(select(v_.case_id, v_.account)
-                                     .where(one_of(session, v_.case_id, ids))):
+    for cid, acct in session.execute(q.victims, {"ids": ids}):
         if acct:
             victims[cid].add(acct)
     out = {}
@@ -778,18 +765,15 @@ def _apply_decisions(session, decided: list[tuple[Any, Decision, str | None]], *
     """:func:`apply_decision` for several cases' decisions: one query for the
     institutions, one for the keys already used, one multi-row insert each for the
     orders, their events and the cases' notes. Returns the orders made, by case id."""
-    from sqlalchemy import select
-
     from fanzha.store.db import insert_rows
-    from fanzha.store.models import CaseEvent, Institution
+    from fanzha.store.models import CaseEvent
     from fanzha.store.types import utcnow
 
     decided = [(c, d, a) for c, d, a in decided if d.orders or d.skipped]
     if not decided:
         return {}
     codes = sorted({o.institution for _, d, _ in decided for o in d.orders})
-    insts = {i.code: i for i in session.execute(select(Institution).where(Institution.code.in_(codes))).scalars()} \
-        if codes else {}
+    insts = _institutions(session, codes) if codes else {}
     todo = []
     for case, decision, after in decided:
         for o in decision.orders:
@@ -824,15 +808,68 @@ def _basis(kind: str) -> str:
     return LEGAL_BASIS.get(kind) or LEGAL_BASIS["stop_payment"]
 
 
+def _institutions(session, codes) -> dict:
+    """The institutions of ``codes`` (ORM objects: the orders are made with them), by code."""
+    return {i.code: i for i in session.execute(_statements(session).institutions, {"codes": sorted(codes)}).scalars()}
+
+
 def _lock_cases(session, case_ids):
     """Lock the cases' rows (in id order, so two writers never wait on each other in a
     circle) and read them afresh."""
-    from sqlalchemy import select
+    return list(session.execute(_statements(session).cases, {"ids": sorted(set(case_ids))}).scalars())
 
-    from fanzha.store.models import Case
 
-    return list(session.execute(select(Case).where(Case.id.in_(sorted(set(case_ids)))).order_by(Case.id)
-                                .with_for_update().execution_options(populate_existing=True)).scalars())
+@dataclass(frozen=True)
+class _Statements:
+    """The statements taken for every batch of answers, built once per kind of database
+    (their construction and cache keys were a good part of a small batch's cost), each
+    with the ids as one parameter ``ids``."""
+
+    cases: Any      # the cases, locked and read afresh (ORM: the decisions keep them)
+    orders: Any     # the cases' loop orders as plain columns (:func:`facts_for_many`)
+    answers: Any    # those orders' answers and requests
+    reports: Any    # the cases' first receipt and last payment
+    victims: Any    # the cases' victims' accounts
+    institutions: Any   # institutions by code (parameter ``codes``)
+
+
+_BUILT: dict[str, _Statements] = {}
+
+
+def _statements(session) -> _Statements:
+    dialect = session.get_bind().dialect.name
+    built = _BUILT.get(dialect)
+    if built is None:
+        built = _BUILT[dialect] = _build_statements(dialect)
+    return built
+
+
+def _build_statements(dialect: str) -> _Statements:
+    from sqlalchemy import any_, bindparam, func, select
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    from fanzha.store.models import Case, Institution, Order, Report, Victim
+
+    def ids_in(column):
+        # as fanzha.store.db.one_of, with the ids bound when the statement runs: on
+        # PostgreSQL one array parameter, elsewhere an IN list expanded at execution
+        if dialect == "postgresql":
+            return column == any_(bindparam("ids", type_=ARRAY(column.type)))
+        return column.in_(bindparam("ids", expanding=True))
+
+    o_, i_, r_, v_ = Order.__table__.c, Institution.__table__.c, Report.__table__.c, Victim.__table__.c
+    return _Statements(
+        cases=select(Case).where(Case.id.in_(bindparam("ids", expanding=True))).order_by(Case.id)
+        .with_for_update().execution_options(populate_existing=True),
+        orders=select(o_.id, o_.case_id, o_.kind, o_.target, o_.state, o_.amount_fen, o_.idempotency_key,
+                      o_.round_no, o_.created_at, i_.code)
+        .join_from(Order.__table__, Institution.__table__, o_.institution_id == i_.id)
+        .where(ids_in(o_.case_id), o_.kind.in_((TD, *HOLD_KINDS))).order_by(o_.id),
+        answers=select(o_.id, o_.answer, o_.request).where(ids_in(o_.id)),
+        reports=select(r_.case_id, func.min(r_.received_at), func.max(r_.paid_at))
+        .where(ids_in(r_.case_id)).group_by(r_.case_id),
+        victims=select(v_.case_id, v_.account).where(ids_in(v_.case_id)),
+        institutions=select(Institution).where(Institution.code.in_(bindparam("codes", expanding=True))))
 
 
 def moves_on(order) -> bool:
@@ -911,9 +948,6 @@ def start(session, case, receiving: list[tuple[str, str, int | None]], *, actor:
     the deployment's (:func:`deployment_policy`) times these orders and the first step
     taken records it — the same whichever road (dispatcher, callback, inbox) took it.
     """
-    from sqlalchemy import select
-
-    from fanzha.store.models import Institution
     from fanzha.store.services import OrderSpec, create_orders
     from fanzha.store.types import utcnow
 
@@ -921,8 +955,7 @@ def start(session, case, receiving: list[tuple[str, str, int | None]], *, actor:
     policy = policy_for(session, policy)
     now = utcnow()
     first = policy.round_at(now, now)   # by hand: the officer's first round
-    codes = sorted({code for _, code, _ in receiving})
-    insts = {i.code: i for i in session.execute(select(Institution).where(Institution.code.in_(codes))).scalars()}
+    insts = _institutions(session, {code for _, code, _ in receiving})
     specs = []
     for acct, code, fen in receiving:
         inst = insts.get(code)

@@ -9,8 +9,9 @@ nothing.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, Iterable
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session, object_session
 
 from fanzha.gateway import loop  # an answer's consequences: the automatic loop's next step
@@ -36,7 +37,73 @@ def write_lock(session: Session) -> None:
     PostgreSQL needs nothing here (rows are locked with FOR UPDATE).
     """
     if session.get_bind().dialect.name == "sqlite":
-        session.execute(text("UPDATE orders SET id = id WHERE 0"))
+        session.connection().execute(_SQLITE_WRITE_LOCK)
+
+
+_SQLITE_WRITE_LOCK = text("UPDATE orders SET id = id WHERE 0")
+
+
+class RecordedOrder:
+    """One order's columns, read with Core to record answers on it: moved by
+    :func:`transition` and :func:`apply_answer` as an ORM :class:`Order` is (the same
+    attribute names), and written back by :func:`write_recorded_orders` — one UPDATE per
+    set of changed columns for the whole batch, without the ORM's load, change tracking
+    and flush of an object per order.
+
+    Attributes are replaced, never changed in place (``answer`` is given a new dict), so
+    comparing them with the values read tells what changed. It has no relationships:
+    :func:`apply_answer` is given the institution's code.
+    """
+
+    def __init__(self, session: Session, row: Any):
+        self.__dict__.update(row._mapping)
+        self.loaded: dict[str, Any] = dict(row._mapping)
+        self.session = session
+
+    def changes(self) -> dict[str, Any]:
+        """The columns whose value differs from the one read, with their new values."""
+        return {c: v for c, v in self.__dict__.items() if c in self.loaded and v != self.loaded[c]}
+
+
+_ORDERS = Order.__table__
+#: The orders a batch of answers is recorded on, locked (FOR UPDATE on PostgreSQL; the
+#: caller holds SQLite's write lock). Built once: the statement and its cache key are
+#: not made again for every batch.
+_LOAD_ORDERS = (select(*_ORDERS.c).where(_ORDERS.c.id.in_(bindparam("ids", expanding=True)))
+                .order_by(_ORDERS.c.id).with_for_update())
+#: changed columns (sorted) → the UPDATE writing them, by order id, one executemany a batch
+_UPDATES: dict[tuple[str, ...], Any] = {}
+
+
+def load_recorded_orders(session: Session, ids: Iterable[int]) -> dict[int, RecordedOrder]:
+    """The orders ``ids`` as :class:`RecordedOrder`, by id (missing ids left out)."""
+    ids = sorted(set(ids))
+    if not ids:
+        return {}
+    return {r.id: RecordedOrder(session, r) for r in session.execute(_LOAD_ORDERS, {"ids": ids})}
+
+
+def write_recorded_orders(session: Session, orders: Iterable[RecordedOrder]) -> None:
+    """Write what changed on ``orders``: for each set of changed columns one UPDATE, run
+    for all the orders that changed those; the values read are then the ones written."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for order in orders:
+        changed = order.changes()
+        if changed:
+            cols = tuple(sorted(changed))
+            groups.setdefault(cols, []).append({"order_id": order.id, **{f"new_{c}": changed[c] for c in cols}})
+            order.loaded.update(changed)
+    for cols, params in groups.items():
+        stmt = _UPDATES.get(cols)
+        if stmt is None:
+            stmt = _UPDATES[cols] = (
+                update(_ORDERS).where(_ORDERS.c.id == bindparam("order_id", type_=_ORDERS.c.id.type))
+                .values({c: bindparam(f"new_{c}", type_=_ORDERS.c[c].type) for c in cols}))
+        session.connection().execute(stmt, params)
+
+
+def _session_of(order: Order | RecordedOrder) -> Session | None:
+    return order.session if isinstance(order, RecordedOrder) else object_session(order)
 
 
 def lock_order(session: Session, order_id: int) -> Order | None:
@@ -44,13 +111,13 @@ def lock_order(session: Session, order_id: int) -> Order | None:
                            .execution_options(populate_existing=True)).scalar_one_or_none()
 
 
-def transition(order: Order, new: OrderState | str, *, actor: str, note: str = "",
+def transition(order: Order | RecordedOrder, new: OrderState | str, *, actor: str, note: str = "",
                at: datetime | None = None) -> None:
     """Move ``order`` along an allowed transition with the event's time given (when the
     request actually left, not when its answer was written down)."""
     nxt = check_transition(order.state, new)
     at = at or utcnow()
-    session = object_session(order)
+    session = _session_of(order)
     event = dict(at=at, from_state=order.state, to_state=nxt.value, actor=actor, note=note)
     if session is not None and order.id is not None and "events" not in order.__dict__:
         # don't load the whole history just to add a line to it
@@ -72,7 +139,7 @@ def write_event_rows(session: Session) -> None:
         insert_rows(session, OrderEvent.__table__, rows)
 
 
-def apply_answer(order: Order, answer: Answer, *, actor: str, sent_at: datetime | None = None,
+def apply_answer(order: Order | RecordedOrder, answer: Answer, *, actor: str, sent_at: datetime | None = None,
                  received_at: datetime | None = None, via: str = "answer", institution: str | None = None) -> str:
     """Bring ``order`` to what ``answer`` says; returns ``applied``, ``duplicate`` or ``late``.
 
@@ -105,7 +172,7 @@ def apply_answer(order: Order, answer: Answer, *, actor: str, sent_at: datetime 
                     "answered_at": answer.answered_at.isoformat(), "via": via}
     order.last_error = None
     order.lease_until = order.leased_by = order.next_attempt_at = None
-    session = object_session(order)
+    session = _session_of(order)
     if session is not None and loop.moves_on(order):
         deferred = session.info.get(loop.DEFER)
         if deferred is not None:  # the recorder takes the loop's step for its whole batch at once
