@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -287,3 +289,20 @@ def test_scores_of_a_batch_use_each_texts_values(texts: list[str]) -> None:
     idxs = [model._features(t)[0] for t in texts if t.strip()]
     idxs.insert(len(idxs) // 2, np.zeros(0, np.int64))  # a text with no feature at all
     assert np.array_equal(model.scores_many(idxs), _scores_from_each_texts_values(model, idxs))
+
+
+_cl = importlib.import_module("fanzha.intake.classify")
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TEXT | st.lists(st.sampled_from([chr(cp) for cp in _cl._FULLWIDTH] + list("中文 aB1")), max_size=30).map("".join))
+def test_folding_is_translation_and_lower_case(text: str) -> None:
+    assert _fold(text) == text.translate(_cl._FULLWIDTH).lower()
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TEXT)
+def test_long_runs_lookahead_changes_no_match(text: str) -> None:
+    plain = re.compile(r"\d(?:[.,]?\d)+|[a-z]{2,}|\s{2,}")
+    folded = _fold(text)
+    assert [m.span() for m in _cl._LONG_RUNS.finditer(folded)] == [m.span() for m in plain.finditer(folded)]

@@ -4,6 +4,7 @@ look must be a necessary condition of its pattern, so skipping never loses a fin
 from __future__ import annotations
 
 import importlib
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -125,3 +126,40 @@ def test_luhn_by_bytes_is_luhn_digit_by_digit(digits: str) -> None:
 
     card = digits.isascii() and digits.isdigit()
     assert bins.luhn_ok(digits) == (card and _luhn_digit_by_digit(digits))
+
+
+_FULLWIDTH_PIECES = st.sampled_from(
+    [chr(cp) for cp in ex._FULLWIDTH] + list("，。中文abc 123\x00\u200b\ufeff-") + ["\uff10\uff11", "（０２３）"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_FULLWIDTH_PIECES, max_size=40).map("".join) | st.text(max_size=40))
+def test_sparse_translation_is_translation(text: str) -> None:
+    assert ex.translate_sparse(text, ex._FULLWIDTH_CHAR, ex._FULLWIDTH_CHARS) == text.translate(ex._FULLWIDTH)
+
+
+def test_sparse_translation_table_maps_into_no_key() -> None:
+    """What translate_sparse needs of its table: a replacement is never replaced again."""
+    assert not {ch for to in ex._FULLWIDTH_CHARS.values() for ch in to} & set(ex._FULLWIDTH_CHARS)
+    assert {ch for ch in map(chr, range(0x10000)) if ex._FULLWIDTH_CHAR.fullmatch(ch)} == set(ex._FULLWIDTH_CHARS)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TEXT)
+def test_keyword_glue_lookahead_changes_no_match(text: str) -> None:
+    plain = re.compile(r"(?i)(?<![A-Za-z])(qq|vx|wx|tel|phone|mobile|wechat|weixin)(?=\d)")
+    t = text.translate(ex._FULLWIDTH)
+    assert [m.span() for m in ex._KEYWORD_GLUE.finditer(t)] == [m.span() for m in plain.finditer(t)]
+
+
+_LIST_PIECES = st.sampled_from(["5000", "8,000", "1.5", "三万", "两千", "12w", "、", "，", ",", "和", "及", "与", "跟",
+                                " ", "\n", "\t", "元", "转账", "了", "\x01", "分三次", "k"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_LIST_PIECES, max_size=30).map("".join) | st.text(max_size=30))
+def test_list_before_is_the_search(window: str) -> None:
+    """The quick look before the search for a list of numbers loses no list."""
+    plain = re.compile(r"(?:(?P<n>" + ex._NUMPART + r")\s*(?:、|，|,|和|及|与|跟)\s*)+$")
+    got, want = ex._list_before(window), plain.search(window)
+    assert (got and (got.span(), got.group(0))) == (want and (want.span(), want.group(0)))

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fanzha.intake.extract import check_text
+from fanzha.intake.extract import char_table, check_text, translate_sparse
 from fanzha.scam_types import SCAM_TYPES  # the order is the model's column order
 
 NGRAM_SIZES = (1, 2, 3, 4)
@@ -45,6 +45,8 @@ MODEL_FILE = "classifier.npz"
 
 _FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
 _FULLWIDTH[0x3000] = 0x20
+_FULLWIDTH_CHAR = re.compile("[\u3000\uff01-\uff5e]")  # the characters of _FULLWIDTH
+_FULLWIDTH_CHARS = char_table(_FULLWIDTH)
 _DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
 _LATIN = re.compile(r"[a-z]+")
 _SPACE = re.compile(r"\s+")
@@ -60,7 +62,7 @@ def normalise(text: str) -> str:
 def _fold(text: str) -> str:
     """The first step of :func:`normalise`: full-width to ASCII, lower case (what evidence
     positions are counted in, too)."""
-    return text.translate(_FULLWIDTH).lower()
+    return translate_sparse(text, _FULLWIDTH_CHAR, _FULLWIDTH_CHARS).lower()
 
 
 def _normalise_folded(t: str) -> str:
@@ -657,7 +659,9 @@ def normalise_with_offsets(text: str) -> tuple[str, list[int], list[int]]:
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[a-z]+|\s+|.", re.S)
 #: The tokens of :data:`_TOKEN` two or more characters long that move positions or
 #: widen a span (each is as long there as here: a run of digits is as long as it can be).
-_LONG_RUNS = re.compile(r"\d(?:[.,]?\d)+|[a-z]{2,}|\s{2,}")
+#: The lookahead names the characters a run can start with, so the scan passes over
+#: every other position at once.
+_LONG_RUNS = re.compile(r"(?=[\da-z\s])(?:\d(?:[.,]?\d)+|[a-z]{2,}|\s{2,})")
 
 
 @lru_cache(maxsize=1)

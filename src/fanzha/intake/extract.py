@@ -47,21 +47,38 @@ _FULLWIDTH.update({0x3000: 0x20, 0x2013: 0x2D, 0x2014: 0x2D, 0x2212: 0x2D, 0xFE6
                    0x00A0: 0x20, 0x0000: 0x20, 0x2009: 0x20, 0x200B: None, 0xFEFF: None})
 _AREA_PARENS = re.compile(r"[(（]\s*(0\d{2,3})\s*[)）]\s*")
 _INTL_PARENS = re.compile(r"(\+\s?\d{1,3})\s*[(（]\s*(\d{1,4})\s*[)）]\s*")
-_KEYWORD_GLUE = re.compile(r"(?i)(?<![A-Za-z])(qq|vx|wx|tel|phone|mobile|wechat|weixin)(?=\d)")
-# What each substitution needs in the text before it can change anything (a quick look
-# that spares the full pass over most reports). Every keyword ends in an ASCII letter.
-_FULLWIDTH_CHAR = re.compile("[" + "".join(re.escape(chr(cp)) for cp in sorted(_FULLWIDTH)) + "]+")
+_KEYWORD_GLUE = re.compile(r"(?i)(?=[qvwtpm])(?<![A-Za-z])(qq|vx|wx|tel|phone|mobile|wechat|weixin)(?=\d)")
+# Any one character of _FULLWIDTH (for translate_sparse).
+_FULLWIDTH_CHAR = re.compile("[" + "".join(re.escape(chr(cp)) for cp in sorted(_FULLWIDTH)) + "]")
+# What the keyword substitution needs in the text before it can change anything (a quick
+# look that spares the full pass over most reports). Every keyword ends in an ASCII letter.
 _LETTER_DIGIT = re.compile(r"[A-Za-z]\d")
 
 
-def _fullwidth_char(m: re.Match[str]) -> str:
-    return m.group(0).translate(_FULLWIDTH)
+def char_table(table: dict[int, int | None]) -> dict[str, str]:
+    """A :meth:`str.translate` table as the :func:`translate_sparse` table it is: each
+    character to what it becomes (``""`` for one deleted)."""
+    return {chr(cp): "" if to is None else chr(to) for cp, to in table.items()}
+
+
+def translate_sparse(text: str, chars: re.Pattern[str], table: dict[str, str]) -> str:
+    """``text.translate`` of a table (as :func:`char_table` gives it) whose characters are
+    few in a text and none of which becomes another one's key; ``chars`` matches any one of
+    them. Each character the text holds is replaced everywhere by one :meth:`str.replace`:
+    :meth:`str.translate` looks every character of the text up in the table, which costs
+    more than finding and replacing the few there are."""
+    for ch in set(chars.findall(text)):
+        text = text.replace(ch, table[ch])
+    return text
+
+
+_FULLWIDTH_CHARS = char_table(_FULLWIDTH)
 
 
 def normalise(text: str) -> str:
     """Full-width forms to ASCII and ``(023)6396…`` to ``023-6396…``; keeps every
     character's meaning so that later passes need one spelling of each symbol."""
-    t = _FULLWIDTH_CHAR.sub(_fullwidth_char, text)
+    t = translate_sparse(text, _FULLWIDTH_CHAR, _FULLWIDTH_CHARS)
     if "(" in t:
         t = _AREA_PARENS.sub(r"\1-", t)
         t = _INTL_PARENS.sub(r"\1 \2 ", t)
@@ -468,7 +485,19 @@ def _record(out: Extraction, hit: tuple[str, str]) -> None:
 
 
 _BIG_UNIT = re.compile(r"[万亿萬億wW]")
-_LIST_BEFORE = re.compile(r"(?:(?P<n>" + _NUMPART + r")\s*(?:、|，|,|和|及|与|跟)\s*)+$")
+_LIST_SEPARATORS = "、，,和及与跟"
+_LIST_BEFORE = re.compile(r"(?:(?P<n>" + _NUMPART + r")\s*[" + _LIST_SEPARATORS + r"]\s*)+$")
+
+
+def _list_before(window: str) -> re.Match[str] | None:
+    """The list of bare numbers that ``window`` ends with (``5000、8000、``), if any.
+    Such a list ends in a separator and whitespace, so a window whose last other
+    character is no separator is answered without the search (which tries every start
+    in the window)."""
+    rest = window.rstrip()
+    if not rest or rest[-1] not in _LIST_SEPARATORS:
+        return None
+    return _LIST_BEFORE.search(window)
 
 
 def _amounts(mt: str, out: Extraction) -> None:
@@ -517,7 +546,7 @@ def _amounts(mt: str, out: Extraction) -> None:
         # "分三次转账5000、8000、12000元": earlier bare numbers share this unit.
         if unit and not pre:
             window_start = max(0, m.start() - 80)
-            lst = _LIST_BEFORE.search(mt[window_start:m.start()])
+            lst = _list_before(mt[window_start:m.start()])
             if lst:
                 for n in re.finditer(_NUMPART, lst.group(0)):
                     pos = window_start + lst.start() + n.start()
