@@ -221,3 +221,25 @@ def test_claims_wait_while_answers_wait_to_be_written(keys):
     d._recorded = asyncio.Event()
     d._recorded.set()                             # answers written left orders to claim
     assert d._claim_now(now)
+
+
+def test_a_run_gives_back_the_collectors_freeze_as_it_found_it(sessions, keys, make_sim):
+    """A dispatcher freezes what is alive at its start for the garbage collector and
+    unfreezes it when the run ends; a process that froze objects of its own keeps them."""
+    import gc
+
+    h = make_sim()
+    case = seed(sessions, h)
+    queue(sessions, case, "account_holder", "ICBC", A)
+    gc.unfreeze()
+    d = dispatch(sessions, keys)
+    assert d.counters.answered == 1 and d._frozen
+    assert gc.get_freeze_count() == 0
+    queue(sessions, case, "transaction_details", "ICBC", A)
+    gc.freeze()
+    try:
+        d = dispatch(sessions, keys)
+        assert d.counters.answered == 1 and not d._frozen
+        assert gc.get_freeze_count() > 0   # (unfrozen, it would be none)
+    finally:
+        gc.unfreeze()

@@ -25,6 +25,7 @@ import asyncio
 import collections
 import concurrent.futures
 import enum
+import gc
 import os
 import random
 import secrets
@@ -362,6 +363,7 @@ class Dispatcher:
         self._opened: list[tuple[int, str]] = []  # circuits opened since the last write: (institution, why)
         self._ssl: ssl.SSLContext | None = None
         self._recorded: asyncio.Event | None = None  # set when answers queued orders not handed over
+        self._frozen = False  # whether this run froze the process's objects for the collector (see run)
         # One thread does all of this dispatcher's database work, one transaction after
         # the other: claiming and recording never wait on each other's SQLite write lock
         # (whose busy handler sleeps), and the event loop thread never touches the database.
@@ -723,6 +725,13 @@ class Dispatcher:
         self._backlog, last_claim = 0, 0.0
         self._db = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="dispatcher-db")
         _switch_interval(+1, self.config.switch_interval_s)
+        # What is alive now (modules, settings, the process's start-up) outlives the run:
+        # frozen, the collector's full passes do not walk it again at every burst of
+        # requests and answers (pyarrow alone brings in pandas). A process that froze
+        # objects of its own keeps them so.
+        self._frozen = gc.get_freeze_count() == 0
+        if self._frozen:
+            gc.freeze()
         end = time.monotonic() + deadline_s if deadline_s else None
         warm = None
         try:
@@ -736,7 +745,7 @@ class Dispatcher:
                         jobs = await self._in_db(self.claim, self._busy(), room)
                     self._spawn(jobs)
                     if warm is None:  # the tracer's first run is slow: have it while the first requests are out
-                        warm = asyncio.ensure_future(self._in_db(loop_mod.warm_up))
+                        warm = asyncio.ensure_future(self._in_db(self._warm_up))
                     if jobs:
                         await asyncio.sleep(0)
                         continue
@@ -767,7 +776,16 @@ class Dispatcher:
                 await asyncio.gather(warm, return_exceptions=True)
             self._db.shutdown(wait=True)
             _switch_interval(-1, self.config.switch_interval_s)
+            if self._frozen:
+                gc.unfreeze()
         return self.counters
+
+    def _warm_up(self) -> None:
+        """The loop's first decision, made before real answers need one; what it loads
+        (the tracer's modules) is frozen with the rest of the start-up."""
+        loop_mod.warm_up()
+        if self._frozen:
+            gc.freeze()
 
     def _claim_now(self, last_claim: float) -> bool:
         """Whether to claim from the outbox now. Not while answers wait to be written
