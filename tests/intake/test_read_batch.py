@@ -58,31 +58,10 @@ def _corpus(n: int) -> list[str]:
 # -- the plain rules the batch path implements ------------------------------------------
 
 
-def _offsets_by_token(text: str) -> tuple[str, list[int], list[int]]:
-    """Normalisation read one token at a time (numbers, Latin words, spaces, characters)."""
-    t = text.translate(_FULLWIDTH).lower()
-    out, starts, ends = [], [], []
-    for m in re.finditer(r"\d+(?:[.,]\d+)*|[a-z]+|\s+|.", t, re.S):
-        tok = m.group(0)
-        if tok[0].isdigit():
-            rep = "0"
-        elif tok[0].isspace():
-            rep = " "
-        elif tok[0].isascii() and tok[0].isalpha():
-            rep = tok if tok in _KEEP_LATIN else "a"
-        else:
-            rep = tok
-        for ch in rep:
-            out.append(ch)
-            starts.append(m.start())
-            ends.append(m.end())
-    return "".join(out), starts, ends
-
-
 def _evidence_by_character(text: str, cls: int, k: int = 3) -> list[str]:
     """The evidence rule, one character and one n-gram at a time."""
     model = default_classifier()
-    norm, starts, ends = _offsets_by_token(text)
+    norm, starts, ends = normalise_with_offsets(text)
     weights = model.weights
     diff = np.zeros(len(norm) + 1, np.float64)
     plus, minus = [], []
@@ -134,7 +113,21 @@ def _evidence_by_character(text: str, cls: int, k: int = 3) -> list[str]:
 @settings(max_examples=200, deadline=None)
 @given(_TEXT)
 def test_normalising_with_offsets_is_normalising_token_by_token(text: str) -> None:
-    assert normalise_with_offsets(text) == _offsets_by_token(text)
+    """The text is :func:`normalise`'s, and each character comes from the token its span
+    covers in the folded text (full-width to ASCII, lower case), read one token at a time."""
+    norm, starts, ends = normalise_with_offsets(text)
+    assert norm == normalise(text) and len(starts) == len(ends) == len(norm)
+    folded = text.translate(_FULLWIDTH).lower()
+    for ch, a, b in zip(norm, starts, ends):
+        tok = folded[a:b]
+        if re.fullmatch(r"\d+(?:[.,]\d+)*", tok):
+            assert ch == "0"
+        elif re.fullmatch(r"\s+", tok):
+            assert ch == " "
+        elif re.fullmatch(r"[a-z]+", tok):
+            assert ch in (tok if tok in _KEEP_LATIN else "a")
+        else:
+            assert len(tok) == 1 and ch == tok
 
 
 @settings(max_examples=200, deadline=None)

@@ -641,7 +641,7 @@ def normalise_with_offsets(text: str) -> tuple[str, list[int], list[int]]:
     ends: list[int] = []
     for m in _TOKEN.finditer(_fold(text)):
         tok = m.group(0)
-        if tok[0].isdigit():
+        if tok[0].isdecimal():  # what \d matches (not "²", which isdigit() takes for a digit)
             rep = "0"
         elif tok[0].isspace():
             rep = " "
