@@ -78,7 +78,11 @@ class Principal:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """One transaction per request: committed if the endpoint returns, rolled back if it raises."""
+    """One transaction per request: committed if the endpoint returns, rolled back if it raises.
+
+    Used with ``scope="function"``: the commit runs before the response is sent, so a
+    caller is never told of a write the database has not kept, and the page a 303
+    redirects to always sees it."""
     session: Session = request.app.state.sessions()
     try:
         yield session
@@ -90,7 +94,7 @@ def get_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def _unauthorised(detail: str) -> HTTPException:
