@@ -214,6 +214,21 @@ def test_reading_in_worker_processes_is_reading_each() -> None:
     assert [_as_tuple(r) for r in read_many(incs, processes=2, chunksize=16)] == alone
 
 
+def test_worker_processes_run_below_the_filer(monkeypatch) -> None:
+    """The workers read at a lower priority than the process that files what they read
+    (which keeps its own): each reports the niceness it ran at."""
+    import os
+
+    from fanzha.intake import service
+
+    monkeypatch.setattr(service, "read_batch", lambda batch: [InputError(f"nice {os.nice(0)}") for _ in batch])
+    mine = os.nice(0)
+    incs = [Incoming(received_at=AT, text=f"第{i}份", source="110") for i in range(6)]
+    seen = {str(r) for r in read_many(incs, processes=2, chunksize=1)}
+    assert seen == {f"nice {min(19, mine + service.READER_NICENESS)}"}
+    assert os.nice(0) == mine
+
+
 @settings(max_examples=8, deadline=None)
 @given(incs=st.lists(reports(), min_size=1, max_size=12), chunksize=st.integers(1, 5), taken=st.integers(0, 12),
        caller_froze=st.booleans())
