@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,9 +26,13 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 def next_case_no(session: Session, at: datetime) -> str:
     """``FZ`` + the local date + a six-digit sequence of the day: ``FZ20240501000012``."""
-    day = at.astimezone(SHANGHAI).strftime("%Y%m%d")
-    prefix = f"FZ{day}"
-    last = session.execute(select(func.max(Case.case_no)).where(Case.case_no.like(prefix + "%"))).scalar()
+    local = at.astimezone(SHANGHAI).date()
+    prefix = f"FZ{local:%Y%m%d}"
+    # The day's numbers as a range of the unique index (a LIKE prefix is no range on SQLite,
+    # nor on PostgreSQL under a non-C collation: each read the whole index).
+    after = f"FZ{local + timedelta(days=1):%Y%m%d}"
+    last = session.execute(select(Case.case_no).where(Case.case_no >= prefix, Case.case_no < after)
+                           .order_by(Case.case_no.desc()).limit(1)).scalar()
     seq = int(last[len(prefix):]) + 1 if last else 1
     return f"{prefix}{seq:06d}"
 
