@@ -116,3 +116,28 @@ def test_holder_answers_carry_the_id_number_and_phone_when_the_bank_has_them(key
     assert (res.id_number, res.phone) == ("350203199001011234", "+8613800000001")
     other = json.loads(post(h, keys, "ALIPAY", "account_holder", target=B, request_id="q-00000009").content)
     assert "id_number" not in other["result"]          # the bank's file has none for this holder
+
+
+@pytest.mark.parametrize("body", [b'{"request_id": "r-1"}', b"{not json", b"[1,", b"", b"\xff\xfe", b'{"request_id": 5, "amount": []}'])
+def test_a_malformed_request_gets_the_same_422_as_the_protocols_own_routes(keys, body):
+    """The simulator serves requests on a fast path; a body it cannot read is refused
+    exactly as the declared route (FastAPI's validation) refuses it."""
+    from starlette.testclient import TestClient
+
+    from fanzha.gateway.simulator import build_app
+
+    path = "/institutions/ICBC" + p.path_for("freeze")
+    headers = signed_headers(keys.get("ICBC"), "ICBC", "POST", path, body)
+    headers["content-type"] = "application/json"
+    fast = TestClient(build_app(_sim(keys))).post(path, content=body, headers=headers)
+    plain = build_app(_sim(keys))
+    plain.user_middleware.clear()  # the declared route alone
+    declared = TestClient(plain).post(path, content=body, headers=headers)
+    assert fast.status_code == declared.status_code == 422
+    assert fast.json() == declared.json()
+
+
+def _sim(keys):
+    from fanzha.gateway.simulator import Simulator
+
+    return Simulator(World([], {}), keys, institutions=["ICBC"], faults=Faults(latency_s=(0, 0)))

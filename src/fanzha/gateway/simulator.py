@@ -769,6 +769,12 @@ def _refusal(sim: "Simulator", code: str, headers, path: str, body: bytes) -> tu
     return None
 
 
+def body_errors(err: ValidationError) -> list[dict[str, Any]]:
+    """A request body's validation errors as FastAPI words them (each ``loc`` starting
+    with ``"body"``), so a caller reads the same 422 from either way of serving it."""
+    return [{**e, "loc": ["body", *e["loc"]]} for e in json.loads(err.json(include_url=False))]
+
+
 class _DirectRequests:
     """The request endpoints served straight from the ASGI call, the same checks in the
     same order as the routes :func:`build_app` declares (unknown institution 404,
@@ -806,9 +812,16 @@ class _DirectRequests:
             response: Response = JSONResponse({"detail": refused[1]}, status_code=refused[0])
         else:
             try:
-                req = model.model_validate_json(body)
+                if not body:
+                    raise ValidationError.from_exception_data(model.__name__, [{"type": "missing", "loc": (),
+                                                                                "input": None}])
+                req = model.model_validate(json.loads(body))
+            except json.JSONDecodeError as err:  # as FastAPI words it
+                response = JSONResponse({"detail": [{"type": "json_invalid", "loc": ["body", err.pos],
+                                                     "msg": "JSON decode error", "input": {},
+                                                     "ctx": {"error": err.msg}}]}, status_code=422)
             except ValidationError as err:
-                response = JSONResponse({"detail": json.loads(err.json(include_url=False))}, status_code=422)
+                response = JSONResponse({"detail": body_errors(err)}, status_code=422)
             else:
                 response = await sim.handle(code, kind, req, scope["path"])
         await response(scope, receive, send)
