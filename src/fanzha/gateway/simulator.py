@@ -51,7 +51,7 @@ from urllib.parse import urlsplit
 import httpx
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from fanzha.errors import InputError
 from fanzha.gateway import protocol as p
@@ -769,10 +769,26 @@ def _refusal(sim: "Simulator", code: str, headers, path: str, body: bytes) -> tu
     return None
 
 
-def body_errors(err: ValidationError) -> list[dict[str, Any]]:
-    """A request body's validation errors as FastAPI words them (each ``loc`` starting
-    with ``"body"``), so a caller reads the same 422 from either way of serving it."""
-    return [{**e, "loc": ["body", *e["loc"]]} for e in json.loads(err.json(include_url=False))]
+def body_refusal(model: type[BaseModel], body: bytes, err: ValidationError) -> tuple[int, Any]:
+    """Why ``body`` is no ``model`` (status and ``detail``), as FastAPI says it for a
+    declared route (``err``: what reading it as JSON said): bytes that are no text are a
+    400; an empty body is missing, unreadable JSON is placed at the character where it
+    breaks, and each field's ``loc`` starts with ``"body"`` (422) — a caller gets the same
+    answer whichever way the request was served."""
+    if not body:
+        return 422, [{"type": "missing", "loc": ["body"], "msg": "Field required", "input": None}]
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError as bad:
+        return 422, [{"type": "json_invalid", "loc": ["body", bad.pos], "msg": "JSON decode error", "input": {},
+                      "ctx": {"error": bad.msg}}]
+    except UnicodeDecodeError:
+        return 400, "There was an error parsing the body"
+    try:
+        model.model_validate(data, from_attributes=True)  # (as FastAPI validates a body)
+    except ValidationError as as_fastapi:
+        err = as_fastapi
+    return 422, [{**e, "loc": ["body", *e["loc"]]} for e in json.loads(err.json(include_url=False))]
 
 
 class _DirectRequests:
@@ -812,16 +828,10 @@ class _DirectRequests:
             response: Response = JSONResponse({"detail": refused[1]}, status_code=refused[0])
         else:
             try:
-                if not body:
-                    raise ValidationError.from_exception_data(model.__name__, [{"type": "missing", "loc": (),
-                                                                                "input": None}])
-                req = model.model_validate(json.loads(body))
-            except json.JSONDecodeError as err:  # as FastAPI words it
-                response = JSONResponse({"detail": [{"type": "json_invalid", "loc": ["body", err.pos],
-                                                     "msg": "JSON decode error", "input": {},
-                                                     "ctx": {"error": err.msg}}]}, status_code=422)
+                req = model.model_validate_json(body)
             except ValidationError as err:
-                response = JSONResponse({"detail": body_errors(err)}, status_code=422)
+                status, detail = body_refusal(model, body, err)
+                response = JSONResponse({"detail": detail}, status_code=status)
             else:
                 response = await sim.handle(code, kind, req, scope["path"])
         await response(scope, receive, send)
