@@ -27,7 +27,9 @@ Usage::
 down a three-layer mule chain across three institutions before the report; the
 automatic loop (:mod:`fanzha.gateway.loop`) chases it. Reported: the share of stolen
 money held, time to first and last hold per case against the bound (the chain of
-institution latencies the loop had to wait for), and their ratio. Institution time is
+institution latencies the loop had to wait for), and their ratio. ``--repeat R`` runs
+each N R times, in rounds over the Ns (so a drift in the machine's speed touches each
+alike), and reports the median run with the range of the ratio. Institution time is
 not accelerated (``--speed 1``); the world is synthetic (see ``--mode day`` for a day of ``fanzha sim``).
 Where the difference goes, per step of a chain (``steps``, median and p95 in ms): an
 answer received → the loop's next order written; that order written → sent; the HTTP
@@ -656,6 +658,12 @@ def _print_day(day: dict) -> None:
         print(f"money the automatic loop saves over {name}: {saved:,.2f} yuan")
 
 
+def _median_run(runs: list[dict]) -> dict:
+    """The run of median last hold ÷ bound, with every run's ratio beside it."""
+    ranked = sorted(runs, key=lambda r: r["ratio_last_hold_to_bound"])
+    return {**ranked[len(ranked) // 2], "ratio_last_hold_to_bound_runs": [r["ratio_last_hold_to_bound"] for r in runs]}
+
+
 def main(argv: list[str] | None = None) -> dict:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--serve-sim"]:
@@ -693,6 +701,8 @@ def main(argv: list[str] | None = None) -> dict:
                          "report (by default they sweep what is unheld every few minutes and cash out at the "
                          "last layer, on a schedule fixed by --seed: see fanzha.gateway.simulator)")
     ap.add_argument("--out", type=Path, default=None, help="directory for gateway.json (default benchmarks/out)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="loop: runs at each N, taken in rounds over the Ns; the median run is reported")
     ap.add_argument("--profile", default=None, help="write a cProfile of the dispatcher (loop mode) here")
     args = ap.parse_args(argv)
     results = []
@@ -701,8 +711,14 @@ def main(argv: list[str] | None = None) -> dict:
                              seed=args.seed) for n in args.cases]
     loops = []
     if args.mode in ("loop", "both", "all"):
-        loops = [run_loop(n, institutions=args.institutions, speed=args.speed, database_url=args.database_url,
-                          seed=args.seed, profile=args.profile and f"{args.profile}.{n}") for n in args.cases]
+        # Rounds over every N in turn, so a drift in the machine's speed touches each N alike.
+        runs: dict[int, list[dict]] = {n: [] for n in args.cases}
+        for _ in range(args.repeat):
+            for n in args.cases:
+                runs[n].append(run_loop(n, institutions=args.institutions, speed=args.speed,
+                                        database_url=args.database_url, seed=args.seed,
+                                        profile=args.profile and f"{args.profile}.{n}"))
+        loops = [_median_run(runs[n]) for n in args.cases]
     if results:
         print(f"{'cases':>6} {'orders':>6} {'latency p50':>11} {'overhead p50':>12} {'p95':>8} "
               f"{'took/bound':>10} {'makespan':>9} {'/slowest':>8} {'orders/s':>9} {'cpu/order':>9}")
@@ -712,13 +728,16 @@ def main(argv: list[str] | None = None) -> dict:
               f"{r['ratio_makespan_to_slowest']:>8.3f} {r['orders_per_s']:>9.1f} "
               f"{r['dispatcher_cpu_ms_per_order']:>7.2f}ms")
     if loops:
+        if args.repeat > 1:
+            print(f"\nloop: the median of {args.repeat} runs at each N (by last hold ÷ bound; the runs' range beside it)")
         print(f"\n{'cases':>6} {'orders':>6} {'held':>7} {'1st hold':>9} {'bound':>7} {'last hold':>9} {'bound':>7} "
-              f"{'last/bound':>10} {'over p50':>9} {'p95':>8} {'makespan':>9}")
+              f"{'last/bound':>10} {'over p50':>9} {'p95':>8} {'makespan':>9}" + ("  range" if args.repeat > 1 else ""))
     for r in loops:
+        spread = r["ratio_last_hold_to_bound_runs"]
         print(f"{r['cases']:>6} {r['orders']:>6} {r['held_share']:>7.1%} {r['first_hold_s_median']:>8.2f}s "
               f"{r['bound_first_s_median']:>6.2f}s {r['last_hold_s_median']:>8.2f}s {r['bound_last_s_median']:>6.2f}s "
               f"{r['ratio_last_hold_to_bound']:>10.3f} {r['overhead_ms_median']:>7.1f}ms {r['overhead_ms_p95']:>6.1f}ms "
-              f"{r['makespan_s']:>8.2f}s")
+              f"{r['makespan_s']:>8.2f}s" + (f"  {min(spread):.3f}–{max(spread):.3f}" if len(spread) > 1 else ""))
     for r in loops:
         print(f"{r['cases']:>6} cases, per step p50/p95: " + ", ".join(
             f"{k} {v['p50']:.0f}/{v['p95']:.0f}" for k, v in r["steps"].items()))
