@@ -243,3 +243,21 @@ def test_a_run_gives_back_the_collectors_freeze_as_it_found_it(sessions, keys, m
         assert gc.get_freeze_count() > 0   # (unfrozen, it would be none)
     finally:
         gc.unfreeze()
+
+
+def test_a_run_loads_no_certificates_as_its_first_requests_leave(sessions, keys, make_sim, monkeypatch):
+    """TLS is verified with the CA bundle aiohttp loaded at import: the start of a run,
+    when a backlog of orders leaves at once, does not load it again in the event loop."""
+    import ssl
+
+    def refused(*a, **k):
+        raise AssertionError("a CA bundle loaded during the run")
+
+    h = make_sim()
+    case = seed(sessions, h)
+    queue(sessions, case, "account_holder", "ICBC", A)
+    queue(sessions, case, "stop_payment", "ALIPAY", B, 3_000_000)
+    monkeypatch.setattr(ssl, "create_default_context", refused)
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", refused)
+    d = dispatch(sessions, keys)
+    assert d.counters.answered == 2
