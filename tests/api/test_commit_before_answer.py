@@ -47,4 +47,3 @@ def test_a_failed_commit_is_not_answered_as_success(api):
     r = client.post("/cases", json=REPORT, headers=api.as_(Role.analyst))
     assert r.status_code in (200, 201), r.text
     assert _cases(api) == before + 1
-

@@ -131,7 +131,7 @@ _FIELDS = st.fixed_dictionaries({}, optional={k: _JSON for k in ("request_id", "
 @given(body=st.one_of(st.sampled_from([b"", b"{not json", b"[1,", b"\xff\xfe", b"\x80", b'{"request_id": 5, "amount": []}']),
                       st.binary(max_size=24), _JSON.map(lambda v: json.dumps(v).encode()),
                       _FIELDS.map(lambda v: json.dumps(v).encode())))
-def test_a_malformed_request_gets_the_same_422_as_the_protocols_own_routes(keys, body):
+def test_a_malformed_request_gets_the_same_refusal_as_from_the_protocols_own_routes(keys, body):
     """The simulator serves requests on a fast path; a body it cannot read is refused
     exactly as the declared route (FastAPI's validation) refuses it, whatever the bytes."""
     from starlette.testclient import TestClient
