@@ -11,7 +11,7 @@ from sqlalchemy import select
 from fanzha.gateway.dispatcher import DispatchConfig, Dispatcher
 from fanzha.gateway.signing import Keyring
 from fanzha.gateway.simulator import Faults
-from fanzha.store.models import GatewayCallback, Order, OrderAttempt
+from fanzha.store.models import GatewayCallback, Institution, Order, OrderAttempt
 
 from gwkit import A, B, C, CODES, dispatch, orders, queue, seed  # noqa: E402
 
@@ -261,3 +261,41 @@ def test_a_run_loads_no_certificates_as_its_first_requests_leave(sessions, keys,
     monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", refused)
     d = dispatch(sessions, keys)
     assert d.counters.answered == 2
+
+
+def test_an_error_page_with_nul_bytes_is_recorded_on_both_databases(sessions, keys):
+    """An institution's error page is kept in the order's record as it came, a NUL
+    (which PostgreSQL's text cannot hold) as U+FFFD: the attempt and the retry are
+    recorded, not the transaction recording them refused."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Broken(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = b"upstream\x00failed"
+            self.send_response(500)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Broken)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        case = seed(sessions, None)
+        with sessions.begin() as s:
+            icbc = s.execute(select(Institution).where(Institution.code == "ICBC")).scalar_one()
+            icbc.api_url = f"http://127.0.0.1:{server.server_address[1]}/institutions/ICBC"
+        queue(sessions, case, "account_holder", "ICBC", A)
+        d = dispatch(sessions, keys, deadline_s=1.5)
+    finally:
+        server.shutdown()
+    [order] = orders(sessions)
+    assert order.state == "pending" and order.attempts >= 1
+    assert "upstream\ufffdfailed" in order.last_error
+    attempts = _attempts(sessions)
+    assert attempts and all(a.outcome == "server_error" and "upstream\ufffdfailed" in a.detail for a in attempts)
+    assert d.counters.retried == len(attempts)

@@ -13,7 +13,7 @@ from sqlalchemy import (JSON, BigInteger, Boolean, ForeignKey, Index, Integer, S
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from fanzha.store.types import UTCDateTime, utcnow
+from fanzha.store.types import OutsideText, UTCDateTime, utcnow
 
 
 class Base(DeclarativeBase):
@@ -244,7 +244,7 @@ class Order(Base):
     lease_until: Mapped[datetime | None] = mapped_column()
     leased_by: Mapped[str | None] = mapped_column(String(64))
     next_attempt_at: Mapped[datetime | None] = mapped_column()
-    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(OutsideText)
     round_no: Mapped[int] = mapped_column(Integer, default=0)
     case: Mapped[Case] = relationship()
     institution: Mapped[Institution] = relationship()
@@ -262,7 +262,7 @@ class OrderEvent(Base):
     from_state: Mapped[str | None] = mapped_column(String(16))
     to_state: Mapped[str] = mapped_column(String(16))
     actor: Mapped[str] = mapped_column(String(128))
-    note: Mapped[str] = mapped_column(Text, default="")
+    note: Mapped[str] = mapped_column(OutsideText, default="")
     order: Mapped[Order] = relationship(back_populates="events")
 
 
@@ -351,7 +351,7 @@ class OrderAttempt(Base):
     latency_ms: Mapped[int | None] = mapped_column(Integer)
     outcome: Mapped[str] = mapped_column(String(24))
     http_status: Mapped[int | None] = mapped_column(Integer)
-    detail: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[str] = mapped_column(OutsideText, default="")
 
 
 class GatewayCallback(Base):
@@ -369,7 +369,7 @@ class GatewayCallback(Base):
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"), index=True)
     status: Mapped[str | None] = mapped_column(String(16))
     outcome: Mapped[str] = mapped_column(String(24))
-    detail: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[str] = mapped_column(OutsideText, default="")
 
 
 # --- linking ---

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, Text
 from sqlalchemy.types import TypeDecorator
 
 
@@ -33,3 +33,18 @@ class UTCDateTime(TypeDecorator):
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+class OutsideText(TypeDecorator):
+    """Text that comes from outside the centre (an institution's error page, its note on
+    an answer). A NUL character, which PostgreSQL's text cannot hold, is kept as U+FFFD on
+    either database, so a garbled answer is recorded as what it was instead of failing the
+    transaction that records it."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect) -> str | None:
+        if value is not None and "\x00" in value:
+            return value.replace("\x00", "\ufffd")
+        return value
