@@ -65,3 +65,25 @@ def test_unknown_role_for_new_user(api):
 def test_empty_feed_batch(api):
     r = api.client.post("/reports", json=[], headers=api.as_(Role.platform))
     assert r.status_code == 422
+
+
+def test_a_nul_character_is_refused_alike_on_either_database(api):
+    """A NUL in a report's words is bad input on SQLite as on PostgreSQL (whose text
+    cannot hold it): 422 naming the field, nothing written. Elsewhere, a value the
+    database refuses is a 422 too, never a 500."""
+    from fastapi.testclient import TestClient
+
+    from .test_cases_orders import REPORT
+
+    client = TestClient(api.client.app, raise_server_exceptions=False)
+    r = client.post("/cases", json={**REPORT, "text": "受害人\x00被骗"}, headers=api.as_(Role.analyst))
+    assert r.status_code == 422 and r.json()["field"] == "text" and "NUL" in r.json()["detail"]
+    r = client.post("/cases", json={**REPORT, "address": "中华街道\x00某小区"}, headers=api.as_(Role.analyst))
+    assert r.status_code == 422 and r.json()["field"] == "address"
+    case_no = client.post("/cases", json=REPORT, headers=api.as_(Role.analyst)).json()["case_no"]
+    r = client.post("/orders", json={"case_no": case_no, "kind": "stop_payment", "institution": "ICBC",
+                                     "target": "6222025260181590832", "amount": "1.00",
+                                     "legal_basis": "第十八条\x00"}, headers=api.as_(Role.analyst))
+    assert r.status_code in (201, 422), r.text   # SQLite keeps it; PostgreSQL refuses the value
+    if r.status_code == 422:
+        assert "cannot store" in r.json()["detail"]

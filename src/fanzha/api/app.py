@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from fanzha import __version__
 from fanzha.api import admin, audit, auth, cases, gateway, intercept, linking, orders, reference, stats, tracing
@@ -38,6 +38,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(InputError)
     async def _bad_input(request: Request, err: InputError) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": str(err), **err.as_dict()})
+
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, err: DataError) -> JSONResponse:
+        # the database refused a value (SQLSTATE class 22): the request's, not the server's, fault
+        why = str(getattr(err, "orig", None) or err).splitlines()[0][:300]
+        return JSONResponse(status_code=422, content={"detail": f"a value the database cannot store: {why}"})
 
     @app.exception_handler(IntegrityError)
     async def _conflict(request: Request, err: IntegrityError) -> JSONResponse:

@@ -162,6 +162,11 @@ def _check(inc: Incoming) -> None:
         value = getattr(inc, name) or ""
         if len(value) > width:
             raise InputError(f"{name} is {len(value):,} characters; at most {width} are kept", field=name)
+    for name in ("text", *_WIDTHS):
+        value = getattr(inc, name) or ""
+        at = value.find("\x00")  # (PostgreSQL's text cannot hold it: refused alike on either database)
+        if at >= 0:
+            raise InputError(f"{name} holds a NUL character (at {at + 1})", field=name)
 
 
 def _read_own(inc: Incoming) -> ReadReport:
