@@ -845,17 +845,13 @@ def _statements(session) -> _Statements:
 
 
 def _build_statements(dialect: str) -> _Statements:
-    from sqlalchemy import any_, bindparam, func, select
-    from sqlalchemy.dialects.postgresql import ARRAY
+    from sqlalchemy import bindparam, func, select
 
+    from fanzha.store.db import one_of_bound
     from fanzha.store.models import Case, Institution, Order, Report, Victim
 
     def ids_in(column):
-        # as fanzha.store.db.one_of, with the ids bound when the statement runs: on
-        # PostgreSQL one array parameter, elsewhere an IN list expanded at execution
-        if dialect == "postgresql":
-            return column == any_(bindparam("ids", type_=ARRAY(column.type)))
-        return column.in_(bindparam("ids", expanding=True))
+        return one_of_bound(dialect, column, "ids")
 
     o_, i_, r_, v_ = Order.__table__.c, Institution.__table__.c, Report.__table__.c, Victim.__table__.c
     return _Statements(

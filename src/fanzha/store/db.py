@@ -34,6 +34,15 @@ def one_of(session: Session, column, values):
     return column.in_(values)
 
 
+def one_of_bound(dialect: str, column, name: str):
+    """:func:`one_of` with the values bound when the statement runs, as parameter
+    ``name``: for a statement built once and run many times (``dialect``: the name of
+    the database kind it is built for)."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
 def normalise_url(url: str) -> str:
     """Let people write ``postgresql://`` and get the psycopg 3 driver."""
     if url.startswith("postgresql://") or url.startswith("postgres://"):
