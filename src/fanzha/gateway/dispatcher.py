@@ -25,7 +25,6 @@ import asyncio
 import collections
 import concurrent.futures
 import enum
-import gc
 import os
 import random
 import secrets
@@ -42,6 +41,7 @@ import aiohttp
 from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from fanzha.collector import Freeze
 from fanzha.gateway import loop as loop_mod
 from fanzha.gateway import protocol as p
 from fanzha.gateway.orders import OrderState
@@ -362,7 +362,7 @@ class Dispatcher:
         self._tasks: set[asyncio.Task] = set()
         self._opened: list[tuple[int, str]] = []  # circuits opened since the last write: (institution, why)
         self._recorded: asyncio.Event | None = None  # set when answers queued orders not handed over
-        self._frozen = False  # whether this run froze the process's objects for the collector (see run)
+        self._gc: Freeze | None = None  # the run's freeze of the process's objects for the collector (see run)
         # One thread does all of this dispatcher's database work, one transaction after
         # the other: claiming and recording never wait on each other's SQLite write lock
         # (whose busy handler sleeps), and the event loop thread never touches the database.
@@ -728,9 +728,8 @@ class Dispatcher:
         # frozen, the collector's full passes do not walk it again at every burst of
         # requests and answers (pyarrow alone brings in pandas). A process that froze
         # objects of its own keeps them so.
-        self._frozen = gc.get_freeze_count() == 0
-        if self._frozen:
-            gc.freeze()
+        self._gc = Freeze()
+        self._gc.freeze()
         end = time.monotonic() + deadline_s if deadline_s else None
         warm = None
         try:
@@ -775,16 +774,19 @@ class Dispatcher:
                 await asyncio.gather(warm, return_exceptions=True)
             self._db.shutdown(wait=True)
             _switch_interval(-1, self.config.switch_interval_s)
-            if self._frozen:
-                gc.unfreeze()
+            self._gc.release()
         return self.counters
 
     def _warm_up(self) -> None:
         """The loop's first decision, made before real answers need one; what it loads
         (the tracer's modules) is frozen with the rest of the start-up."""
         loop_mod.warm_up()
-        if self._frozen:
-            gc.freeze()
+        self._gc.freeze()
+
+    @property
+    def _frozen(self) -> bool:
+        """Whether the last run froze the process's objects (nothing else had)."""
+        return self._gc is not None and self._gc.owned
 
     def _claim_now(self, last_claim: float) -> bool:
         """Whether to claim from the outbox now. Not while answers wait to be written

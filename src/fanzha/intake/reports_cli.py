@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 import shutil
 import time
@@ -12,6 +11,7 @@ import typer
 from rich.progress import Progress
 
 from fanzha.cliutil import OutputFormat, emit_json, fail
+from fanzha.collector import Freeze
 from fanzha.errors import InputError
 
 #: Reports filed per transaction: a chunk's rows commit together (each row whole: its
@@ -39,17 +39,16 @@ def import_file(path: Path, *, source: str, actor: str, progress: bool = False, 
     multi-row writes. A row the store refuses sends its chunk back to be filed row by
     row, so only that row is named and left out. Each chunk's audit record commits with it.
     """
-    freeze = gc.get_freeze_count() == 0  # (a process that froze its own objects keeps them so)
+    frozen = Freeze()  # (a process that froze its own objects keeps them so)
     try:
         return _import(path, source=source, actor=actor, progress=progress, sessions=sessions,
-                       processes=processes, freeze=freeze)
+                       processes=processes, frozen=frozen)
     finally:
-        if freeze:
-            gc.unfreeze()
+        frozen.release()
 
 
 def _import(path: Path, *, source: str, actor: str, progress: bool, sessions, processes: int | None,
-            freeze: bool) -> dict:
+            frozen: Freeze) -> dict:
     from sqlalchemy.exc import DataError, IntegrityError
 
     from fanzha.intake.importer import read_reports
@@ -69,8 +68,7 @@ def _import(path: Path, *, source: str, actor: str, progress: bool, sessions, pr
                       processes=default_processes(len(rows)) if processes is None else processes)
     # What is loaded by now (the modules, the classifier's tables, the rows read) outlives the
     # filing: frozen, the garbage collector does not walk it again for every chunk filed.
-    if freeze:
-        gc.freeze()
+    frozen.freeze()
 
     def file_chunk(chunk: list) -> list:
         with db.transaction(sessions) as session:

@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
+from fanzha.collector import Freeze
 from fanzha.errors import InputError
 from fanzha.intake import routing
 from fanzha.linking.identifiers import normalise_identifier
@@ -264,7 +265,6 @@ def read_many(incs: Iterable[Incoming], *, processes: int = 1,
     """
     if processes <= 1:
         return (r for chunk in chunks(incs, chunksize) for r in read_batch(chunk))
-    import gc
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -273,9 +273,8 @@ def read_many(incs: Iterable[Incoming], *, processes: int = 1,
     default_classifier().prepare()
     call = next(_CALLS)
     batches = _INHERITED[call] = list(chunks(incs, chunksize))
-    thaw = gc.get_freeze_count() == 0  # (a caller that froze its own objects keeps them so)
-    if thaw:
-        gc.freeze()
+    frozen = Freeze()  # (a caller that froze its own objects keeps them so)
+    frozen.freeze()
     try:
         pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"),
                                    initializer=os.nice, initargs=(READER_NICENESS,))
@@ -285,8 +284,7 @@ def read_many(incs: Iterable[Incoming], *, processes: int = 1,
         del _INHERITED[call]
         raise
     finally:
-        if thaw:
-            gc.unfreeze()
+        frozen.release()
 
     def taken() -> Iterator[ReadReport | InputError]:
         try:
