@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fanzha.intake.extract import char_table, check_text, translate_sparse
+from fanzha.intake.extract import char_class, char_table, check_text, translate_sparse
 from fanzha.scam_types import SCAM_TYPES  # the order is the model's column order
 
 NGRAM_SIZES = (1, 2, 3, 4)
@@ -45,7 +45,7 @@ MODEL_FILE = "classifier.npz"
 
 _FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
 _FULLWIDTH[0x3000] = 0x20
-_FULLWIDTH_CHAR = re.compile("[\u3000\uff01-\uff5e]")  # the characters of _FULLWIDTH
+_FULLWIDTH_CHAR = char_class(_FULLWIDTH)
 _FULLWIDTH_CHARS = char_table(_FULLWIDTH)
 _DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
 _LATIN = re.compile(r"[a-z]+")

@@ -48,8 +48,6 @@ _FULLWIDTH.update({0x3000: 0x20, 0x2013: 0x2D, 0x2014: 0x2D, 0x2212: 0x2D, 0xFE6
 _AREA_PARENS = re.compile(r"[(（]\s*(0\d{2,3})\s*[)）]\s*")
 _INTL_PARENS = re.compile(r"(\+\s?\d{1,3})\s*[(（]\s*(\d{1,4})\s*[)）]\s*")
 _KEYWORD_GLUE = re.compile(r"(?i)(?=[qvwtpm])(?<![A-Za-z])(qq|vx|wx|tel|phone|mobile|wechat|weixin)(?=\d)")
-# Any one character of _FULLWIDTH (for translate_sparse).
-_FULLWIDTH_CHAR = re.compile("[" + "".join(re.escape(chr(cp)) for cp in sorted(_FULLWIDTH)) + "]")
 # What the keyword substitution needs in the text before it can change anything (a quick
 # look that spares the full pass over most reports). Every keyword ends in an ASCII letter.
 _LETTER_DIGIT = re.compile(r"[A-Za-z]\d")
@@ -59,6 +57,12 @@ def char_table(table: dict[int, int | None]) -> dict[str, str]:
     """A :meth:`str.translate` table as the :func:`translate_sparse` table it is: each
     character to what it becomes (``""`` for one deleted)."""
     return {chr(cp): "" if to is None else chr(to) for cp, to in table.items()}
+
+
+def char_class(table: dict[int, int | None]) -> re.Pattern[str]:
+    """A pattern matching any one character of a :meth:`str.translate` table (the
+    ``chars`` of :func:`translate_sparse`)."""
+    return re.compile("[" + "".join(re.escape(chr(cp)) for cp in sorted(table)) + "]")
 
 
 def translate_sparse(text: str, chars: re.Pattern[str], table: dict[str, str]) -> str:
@@ -72,6 +76,7 @@ def translate_sparse(text: str, chars: re.Pattern[str], table: dict[str, str]) -
     return text
 
 
+_FULLWIDTH_CHAR = char_class(_FULLWIDTH)
 _FULLWIDTH_CHARS = char_table(_FULLWIDTH)
 
 
