@@ -274,9 +274,8 @@ def evaluate(model: Classifier, texts: list[str], labels: list[str]) -> dict[str
     cm = _confusion(gold, pred, len(classes))
     f1s = dict(zip(classes, _f1_scores(cm).tolist()))
     present = [c for c in classes if cm[pos[c], :].sum()]
-    macro = float(np.mean([f1s[c] for c in present]))
     accuracy = float(np.trace(cm) / cm.sum())
-    return {"macro_f1": macro, "accuracy": accuracy, "f1": f1s, "confusion": cm, "classes": classes, "present": present}
+    return {"macro_f1": _macro_f1(cm), "accuracy": accuracy, "f1": f1s, "confusion": cm, "classes": classes, "present": present}
 
 
 def format_confusion(result: dict[str, object]) -> str:
