@@ -31,10 +31,15 @@ institution latencies the loop had to wait for), and their ratio. ``--repeat R``
 each N R times, in rounds over the Ns (so a drift in the machine's speed touches each
 alike), and reports the median run with the range of the ratio. Institution time is
 not accelerated (``--speed 1``); the world is synthetic (see ``--mode day`` for a day of ``fanzha sim``).
+``--arrive-over S`` has the N reports arrive one after another over S seconds into the
+running dispatcher instead of all before it starts: with S well under a chain's ~10 s
+the N cases are still in flight together, without the one burst of N first requests
+at the same instant; each case's times run from its own start.
 Where the difference goes, per step of a chain (``steps``, median and p95 in ms): an
 answer received → the loop's next order written; that order written → sent; the HTTP
 round trip beyond the institution's own latency (the simulator's share included); and
-the dispatcher's start → the first orders sent. Wall times depend on what else the
+the dispatcher's start → the first orders sent; and (``critical_path``) the same summed
+along each case's chain behind its last hold — its overhead, taken apart. Wall times depend on what else the
 machine runs, so CPU time per order is reported too — the dispatcher's, its database
 thread's share (and of that, recording answers and taking the loop's steps on them,
 apart from claiming, which polls as often whatever the load), and the simulator's —
@@ -67,6 +72,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import json
 import os
 import random
@@ -182,7 +188,7 @@ def run_once(n_cases: int, *, institutions: int, speed: float, database_url: str
                                           legal_basis="反电信网络诈骗法 第二十条", created_by="bench", amount_fen=amount)
         d = Dispatcher(sessions, keys, DispatchConfig(timeout_s=30, batch=2000, max_in_flight=64))
         t0, t0_utc, cpu0 = time.perf_counter(), datetime.now(timezone.utc), time.process_time()
-        asyncio.run(d.run(until_settled=True, deadline_s=600))
+        asyncio.run(race())
         makespan, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         seen = httpx.get(base + "/sim/requests", timeout=30).json()
         with sessions() as s:
@@ -250,8 +256,12 @@ def _chain_world(n_cases: int, institutions: int):
 
 
 def run_loop(n_cases: int, *, institutions: int, speed: float, database_url: str | None, seed: int,
-             profile: str | None = None) -> dict:
+             profile: str | None = None, arrive_over_s: float = 0.0) -> dict:
     """N reports at once, each started by the loop; the dispatcher runs until settled.
+
+    With ``arrive_over_s`` the reports arrive one after another, evenly over that many
+    seconds, into the running dispatcher (each case's loop started in its own
+    transaction, as intake starts it); each case's times run from its own start.
 
     Per case the bound is the longest chain of institution latencies the loop must wait
     for: query layer 1 → (query layer 2 → (stop-payment at layer 3)), from the
@@ -289,9 +299,35 @@ def run_loop(n_cases: int, *, institutions: int, speed: float, database_url: str
                 s.add(Report(source="110", received_at=datetime.now(timezone.utc), case=case))
                 s.add(Victim(case=case, account=chain[0][0], loss_fen=CHAIN[0][1]))
                 s.flush()
-                loop.start(s, case, [(chain[1][0], chain[1][1], None)])
+                if not arrive_over_s:
+                    loop.start(s, case, [(chain[1][0], chain[1][1], None)])
                 cases.append(case.id)
         d = Dispatcher(sessions, keys, DispatchConfig(timeout_s=30, batch=2000, max_in_flight=64, answer_poll_s=5))
+        began: dict[int, datetime] = {}
+
+        def start_case(i: int) -> None:
+            began[cases[i]] = datetime.now(timezone.utc)
+            chain = _chain(i, codes)
+            with db.transaction(sessions) as s:
+                loop.start(s, s.get(Case, cases[i]), [(chain[1][0], chain[1][1], None)])
+
+        async def race() -> None:
+            if not arrive_over_s:
+                await d.run(until_settled=True, deadline_s=600)
+                return
+            stop = asyncio.Event()
+            running = asyncio.create_task(d.run(stop, deadline_s=600))
+            feeder = concurrent.futures.ThreadPoolExecutor(1)
+            ev = asyncio.get_running_loop()
+            t_first = time.perf_counter()
+            for i in range(n_cases):
+                await asyncio.sleep(max(0.0, t_first + i * arrive_over_s / n_cases - time.perf_counter()))
+                await ev.run_in_executor(feeder, start_case, i)
+            while await ev.run_in_executor(feeder, d.unsettled):
+                await asyncio.sleep(0.2)
+            stop.set()
+            await running
+            feeder.shutdown()
         loop.warm_up()   # as a dispatcher running before the reports came has (see run_day)
         prof = None
         if profile:
@@ -301,7 +337,7 @@ def run_loop(n_cases: int, *, institutions: int, speed: float, database_url: str
             prof.enable()
         sim_cpu0, load0 = _cpu_of(proc.pid), os.getloadavg()
         t0, t0_utc, cpu0 = time.perf_counter(), datetime.now(timezone.utc), time.process_time()
-        asyncio.run(d.run(until_settled=True, deadline_s=600))
+        asyncio.run(race())
         makespan, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         sim_cpu, load1 = _cpu_of(proc.pid) - sim_cpu0, os.getloadavg()
         if prof is not None:
@@ -334,10 +370,12 @@ def run_loop(n_cases: int, *, institutions: int, speed: float, database_url: str
     first, last, bound_first, bound_last, overs = [], [], [], [], []
     held = 0
     layers_held: set[int] = set()
+    for cid in cases:
+        began.setdefault(cid, t0_utc)
     for cid, os_ in by_case.items():
         holds = [o for o in os_ if o.kind == "stop_payment"]
         assert all(o.state == "done" for o in os_), [(o.kind, o.state) for o in os_]
-        times = [(done_at[o.idempotency_key] - t0_utc).total_seconds() for o in holds]
+        times = [(done_at[o.idempotency_key] - began[cid]).total_seconds() for o in holds]
         bounds = [chain_bound(o.idempotency_key) for o in holds]
         for o in holds:
             fen = int(round(float(o.answer["result"]["held"]) * 100))
@@ -355,17 +393,35 @@ def run_loop(n_cases: int, *, institutions: int, speed: float, database_url: str
     # the HTTP round trip beyond what the institution itself took (loopback, both ends).
     steps: dict[str, list[float]] = {"answer_to_order_ms": [], "order_to_sent_ms": [], "http_beyond_bound_ms": [],
                                    "start_to_sent_ms": []}
+    case_of = {o.idempotency_key: o.case_id for o in orders}
     for key, created, started, latency_ms in answered:
         parent = after.get(key)
         if parent and parent in done_at:
             steps["answer_to_order_ms"].append((created - done_at[parent]).total_seconds() * 1000)
             steps["order_to_sent_ms"].append((started - created).total_seconds() * 1000)
-        elif not parent:   # queued before the run: from the dispatcher's start
-            steps["start_to_sent_ms"].append((started - t0_utc).total_seconds() * 1000)
+        elif not parent:   # the case's first orders: from the dispatcher's start (or the case's)
+            steps["start_to_sent_ms"].append((started - began[case_of[key]]).total_seconds() * 1000)
         if latency_ms is not None and key in lat:
             steps["http_beyond_bound_ms"].append(latency_ms - lat[key] * 1000)
-    breakdown = {k: {"p50": round(statistics.median(v), 1), "p95": round(_pct(v, 95), 1)} for k, v in steps.items() if v}
-    return {"mode": "loop", "cases": n_cases, "orders": len(orders), "institutions": institutions, "speed": speed,
+    breakdown = _p50_p95(steps)
+    # The same, along each case's critical path (the chain of answers behind its last
+    # hold), summed per case: the case's overhead is start + http + answer→sent.
+    timing = {key: (created, started, latency_ms) for key, created, started, latency_ms in answered}
+    critical: dict[str, list[float]] = {"start_ms": [], "http_ms": [], "answer_to_sent_ms": []}
+    for os_ in by_case.values():
+        key = max((o for o in os_ if o.kind == "stop_payment"), key=lambda o: done_at[o.idempotency_key]).idempotency_key
+        http = between = 0.0
+        while after.get(key):
+            parent = after[key]
+            between += (timing[key][1] - done_at[parent]).total_seconds() * 1000
+            http += timing[key][2] - lat[key] * 1000
+            key = parent
+        http += timing[key][2] - lat[key] * 1000
+        critical["start_ms"].append((timing[key][1] - began[case_of[key]]).total_seconds() * 1000)
+        critical["http_ms"].append(http)
+        critical["answer_to_sent_ms"].append(between)
+    path = _p50_p95(critical)
+    return {"mode": "loop", "cases": n_cases, "arrive_over_s": arrive_over_s, "orders": len(orders), "institutions": institutions, "speed": speed,
             "database": url.split(":", 1)[0], "stolen": stolen / 100, "held": held / 100,
             "held_share": round(held / stolen, 4), "layers_held": sorted(layers_held),
             "first_hold_s_median": round(statistics.median(first), 3),
@@ -385,9 +441,13 @@ def run_loop(n_cases: int, *, institutions: int, speed: float, database_url: str
             "dispatcher_record_cpu_ms_per_order": round(d.counters.record_cpu_s * 1000 / len(orders), 2),
             "sim_cpu_ms_per_order": round(sim_cpu * 1000 / len(orders), 2),
             "load_average": [round(load0[0], 2), round(load1[0], 2)],
-            "sim_held": summary["held"], "steps": breakdown,
+            "sim_held": summary["held"], "steps": breakdown, "critical_path": path,
             "dispatcher": {"attempts": d.counters.attempts, "handed_over": d.counters.handed_over,
                            **d.counters.by_outcome}}
+
+
+def _p50_p95(samples: dict[str, list[float]]) -> dict[str, dict[str, float]]:
+    return {k: {"p50": round(statistics.median(v), 1), "p95": round(_pct(v, 95), 1)} for k, v in samples.items() if v}
 
 
 def _cpu_of(pid: int) -> float:
@@ -703,6 +763,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--out", type=Path, default=None, help="directory for gateway.json (default benchmarks/out)")
     ap.add_argument("--repeat", type=int, default=1,
                     help="loop: runs at each N, taken in rounds over the Ns; the median run is reported")
+    ap.add_argument("--arrive-over", type=float, default=0.0, metavar="S",
+                    help="loop: the N reports arrive evenly over S seconds into the running dispatcher "
+                         "(default 0: all at the same instant, before it starts)")
     ap.add_argument("--profile", default=None, help="write a cProfile of the dispatcher (loop mode) here")
     args = ap.parse_args(argv)
     results = []
@@ -717,7 +780,8 @@ def main(argv: list[str] | None = None) -> dict:
             for n in args.cases:
                 runs[n].append(run_loop(n, institutions=args.institutions, speed=args.speed,
                                         database_url=args.database_url, seed=args.seed,
-                                        profile=args.profile and f"{args.profile}.{n}"))
+                                        profile=args.profile and f"{args.profile}.{n}",
+                                        arrive_over_s=args.arrive_over))
         loops = [_median_run(runs[n]) for n in args.cases]
     if results:
         print(f"{'cases':>6} {'orders':>6} {'latency p50':>11} {'overhead p50':>12} {'p95':>8} "
@@ -741,6 +805,8 @@ def main(argv: list[str] | None = None) -> dict:
     for r in loops:
         print(f"{r['cases']:>6} cases, per step p50/p95: " + ", ".join(
             f"{k} {v['p50']:.0f}/{v['p95']:.0f}" for k, v in r["steps"].items()))
+        print(f"{'':>6} along each case's critical path, summed, p50/p95: " + ", ".join(
+            f"{k} {v['p50']:.0f}/{v['p95']:.0f}" for k, v in r["critical_path"].items()))
         print(f"{'':>6} CPU per order: dispatcher {r['dispatcher_cpu_ms_per_order']:.2f} ms (database thread "
               f"{r['dispatcher_db_cpu_ms_per_order']:.2f}, recording answers "
               f"{r['dispatcher_record_cpu_ms_per_order']:.2f}), simulator {r['sim_cpu_ms_per_order']:.2f} ms; "
