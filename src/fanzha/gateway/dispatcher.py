@@ -6,7 +6,9 @@ one statement (``UPDATE … WHERE state = 'pending' AND lease expired``, with
 ``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so two dispatchers never send the same order
 at the same time, and a dispatcher killed mid-flight simply lets its leases lapse: the
 next one resends. A resend is harmless because the request carries the order's
-idempotency key, and an institution acts once per key.
+idempotency key, and an institution acts once per key. An idle dispatcher looks at the
+outbox every ``idle_s``, and at once when another connection commits new orders
+(:mod:`fanzha.gateway.wake`): a case intake hands over is claimed in milliseconds.
 
 Delivery is asynchronous (aiohttp, one pool of kept-alive connections per institution) with,
 per institution, a cap on
@@ -44,6 +46,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from fanzha.collector import Freeze
 from fanzha.gateway import loop as loop_mod
 from fanzha.gateway import protocol as p
+from fanzha.gateway import wake
 from fanzha.gateway.orders import OrderState
 from fanzha.gateway.signing import Keyring, SignatureError, signed_headers, verify
 from fanzha.gateway.store import (
@@ -203,6 +206,10 @@ class DispatchConfig:
     lease_s: float | None = None      # default: long enough for a queued wait plus a timeout
     batch: int = 200
     idle_s: float = 0.05              # pause between claims when there is nothing to do
+    #: Cut the idle pause short when another connection commits new orders (PostgreSQL's
+    #: notification, SQLite's data version read every ``wake_poll_s``): see :mod:`fanzha.gateway.wake`.
+    wake: bool = True
+    wake_poll_s: float = 0.01
     record_chunk: int = 32            # answers written per transaction (each commits, then its orders go)
     claim_gap_s: float = 1.0          # while answers wait to be written, claim at most this often
     backoff_base_s: float = 0.5
@@ -362,6 +369,7 @@ class Dispatcher:
         self._tasks: set[asyncio.Task] = set()
         self._opened: list[tuple[int, str]] = []  # circuits opened since the last write: (institution, why)
         self._recorded: asyncio.Event | None = None  # set when answers queued orders not handed over
+        self._nudged: asyncio.Event | None = None    # set when the outbox may hold new orders (or on stop)
         self._gc: Freeze | None = None  # the run's freeze of the process's objects for the collector (see run)
         # One thread does all of this dispatcher's database work, one transaction after
         # the other: claiming and recording never wait on each other's SQLite write lock
@@ -720,6 +728,7 @@ class Dispatcher:
         stop = stop or asyncio.Event()
         self._results = asyncio.Queue()
         self._recorded = asyncio.Event()
+        self._nudged = asyncio.Event()
         self._closing, self._unsent = False, []
         self._backlog, last_claim = 0, 0.0
         self._db = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="dispatcher-db")
@@ -732,6 +741,11 @@ class Dispatcher:
         self._gc.freeze()
         end = time.monotonic() + deadline_s if deadline_s else None
         warm = None
+        watchers = [asyncio.create_task(self._nudge_on(stop))]
+        engine = self.sessions.kw.get("bind")
+        if self.config.wake and engine is not None:
+            watchers.append(asyncio.create_task(wake.watch(engine.url, self._nudged.set, poll_s=self.config.wake_poll_s,
+                                                           failed=self._watch_failed)))
         try:
             writer = asyncio.create_task(self._writer())
             try:
@@ -766,6 +780,9 @@ class Dispatcher:
                     except Exception as err:  # the leases lapse by themselves
                         self._last_error = repr(err)
         finally:
+            for t in watchers:
+                t.cancel()
+            await asyncio.gather(*watchers, return_exceptions=True)
             for lane in self.lanes.values():
                 session, lane.session = lane.session, None
                 if session is not None:
@@ -798,12 +815,23 @@ class Dispatcher:
             time.monotonic() - last_claim >= self.config.claim_gap_s
 
     async def _wait(self, stop: asyncio.Event) -> None:
-        """Sleep until something may be due: a short idle pause, cut short by stop; none
-        when answers were just written (they may have queued the loop's next orders)."""
+        """Sleep until something may be due: a short idle pause, cut short by stop or by
+        new orders committed elsewhere; none when answers were just written (they may
+        have queued the loop's next orders)."""
         if self._recorded is not None and self._recorded.is_set():
             self._recorded.clear()
             return
+        assert self._nudged is not None
         try:
-            await asyncio.wait_for(stop.wait(), timeout=self.config.idle_s)
+            await asyncio.wait_for(self._nudged.wait(), timeout=self.config.idle_s)
         except asyncio.TimeoutError:
             pass
+        self._nudged.clear()   # before the claim: orders committed after it nudge again
+
+    async def _nudge_on(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        assert self._nudged is not None
+        self._nudged.set()
+
+    def _watch_failed(self, err: BaseException) -> None:
+        self._last_error = f"outbox watch: {err!r}"
