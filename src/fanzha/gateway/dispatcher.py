@@ -765,7 +765,7 @@ class Dispatcher:
                         await self._results.join()
                         if await self._in_db(self.unsettled) == 0:
                             break
-                    await self._wait(stop)
+                    await self._wait()
             finally:
                 self._closing = True
                 for t in list(self._tasks):
@@ -814,7 +814,7 @@ class Dispatcher:
         return not waiting or (self._recorded is not None and self._recorded.is_set()) or \
             time.monotonic() - last_claim >= self.config.claim_gap_s
 
-    async def _wait(self, stop: asyncio.Event) -> None:
+    async def _wait(self) -> None:
         """Sleep until something may be due: a short idle pause, cut short by stop or by
         new orders committed elsewhere; none when answers were just written (they may
         have queued the loop's next orders)."""
@@ -834,4 +834,6 @@ class Dispatcher:
         self._nudged.set()
 
     def _watch_failed(self, err: BaseException) -> None:
+        """The outbox watch failed (it tries again; the idle looks go on meanwhile)."""
+        self.counters.by_outcome["watch_error"] = self.counters.by_outcome.get("watch_error", 0) + 1
         self._last_error = f"outbox watch: {err!r}"
