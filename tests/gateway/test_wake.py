@@ -55,6 +55,30 @@ def test_an_order_committed_elsewhere_nudges_the_watch(sessions):
     assert _watching(sessions, body, poll_s=0.005) < 1.0
 
 
+def test_orders_written_in_bulk_nudge_the_watch(sessions):
+    """A bulk import's orders (on PostgreSQL streamed by COPY, from 16 rows on) nudge
+    the watch as a single order's INSERT does."""
+    from fanzha.store import services
+    from fanzha.store.db import COPY_FROM
+
+    case_no = seed(sessions, None)
+
+    def queue_many():
+        with transaction(sessions) as s:
+            case, inst = services.get_case(s, case_no), services.get_institution(s, "ICBC")
+            made = services.order_rows(s, [services.OrderSpec(case, "account_holder", inst, f"6222{i:012d}",
+                                                              "反电信网络诈骗法 第二十条")
+                                           for i in range(COPY_FROM + 4)], created_by="test")
+            services.insert_order_rows(s, [row for row, new in made if new])
+
+    async def body(nudged):
+        await asyncio.to_thread(queue_many)
+        await asyncio.wait_for(nudged.wait(), 5)
+        return True
+
+    assert _watching(sessions, body)
+
+
 @pytest.mark.parametrize("wakes", [True, False], ids=["watched", "polled"])
 def test_a_waiting_dispatcher_sends_an_order_queued_meanwhile_at_once(sessions, keys, make_sim, wakes):
     """A dispatcher gone idle (its next look 30 s away) sends an order committed by
