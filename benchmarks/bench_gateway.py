@@ -31,10 +31,11 @@ institution latencies the loop had to wait for), and their ratio. ``--repeat R``
 each N R times, in rounds over the Ns (so a drift in the machine's speed touches each
 alike), and reports the median run with the range of the ratio. Institution time is
 not accelerated (``--speed 1``); the world is synthetic (see ``--mode day`` for a day of ``fanzha sim``).
-``--arrive-over S`` has the N reports arrive one after another over S seconds into the
-running dispatcher instead of all before it starts: with S well under a chain's ~10 s
-the N cases are still in flight together, without the one burst of N first requests
-at the same instant; each case's times run from its own start.
+The race is run two ways (``--arrive-over S …``, default ``0 2``): with S = 0 the N
+reports are all queued before the dispatcher starts — one burst of N first requests at
+the same instant, the worst case; with S > 0 they arrive one after another over S
+seconds into the running dispatcher — with S well under a chain's ~10 s the N cases
+are still in flight together — and each case's times run from its own start.
 Where the difference goes, per step of a chain (``steps``, median and p95 in ms): an
 answer received → the loop's next order written; that order written → sent; the HTTP
 round trip beyond the institution's own latency (the simulator's share included); and
@@ -763,9 +764,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--out", type=Path, default=None, help="directory for gateway.json (default benchmarks/out)")
     ap.add_argument("--repeat", type=int, default=1,
                     help="loop: runs at each N, taken in rounds over the Ns; the median run is reported")
-    ap.add_argument("--arrive-over", type=float, default=0.0, metavar="S",
-                    help="loop: the N reports arrive evenly over S seconds into the running dispatcher "
-                         "(default 0: all at the same instant, before it starts)")
+    ap.add_argument("--arrive-over", type=float, nargs="+", default=[0.0, 2.0], metavar="S",
+                    help="loop: the N reports arrive evenly over S seconds into the running dispatcher, "
+                         "0: all at the same instant, before it starts (default: each way, 0 and 2)")
     ap.add_argument("--profile", default=None, help="write a cProfile of the dispatcher (loop mode) here")
     args = ap.parse_args(argv)
     results = []
@@ -775,14 +776,14 @@ def main(argv: list[str] | None = None) -> dict:
     loops = []
     if args.mode in ("loop", "both", "all"):
         # Rounds over every N in turn, so a drift in the machine's speed touches each N alike.
-        runs: dict[int, list[dict]] = {n: [] for n in args.cases}
+        ways = [(s, n) for s in args.arrive_over for n in args.cases]
+        runs: dict[tuple[float, int], list[dict]] = {w: [] for w in ways}
         for _ in range(args.repeat):
-            for n in args.cases:
-                runs[n].append(run_loop(n, institutions=args.institutions, speed=args.speed,
-                                        database_url=args.database_url, seed=args.seed,
-                                        profile=args.profile and f"{args.profile}.{n}",
-                                        arrive_over_s=args.arrive_over))
-        loops = [_median_run(runs[n]) for n in args.cases]
+            for s, n in ways:
+                runs[s, n].append(run_loop(n, institutions=args.institutions, speed=args.speed,
+                                           database_url=args.database_url, seed=args.seed,
+                                           profile=args.profile and f"{args.profile}.{s:g}.{n}", arrive_over_s=s))
+        loops = [_median_run(runs[w]) for w in ways]
     if results:
         print(f"{'cases':>6} {'orders':>6} {'latency p50':>11} {'overhead p50':>12} {'p95':>8} "
               f"{'took/bound':>10} {'makespan':>9} {'/slowest':>8} {'orders/s':>9} {'cpu/order':>9}")
@@ -794,16 +795,18 @@ def main(argv: list[str] | None = None) -> dict:
     if loops:
         if args.repeat > 1:
             print(f"\nloop: the median of {args.repeat} runs at each N (by last hold ÷ bound; the runs' range beside it)")
-        print(f"\n{'cases':>6} {'orders':>6} {'held':>7} {'1st hold':>9} {'bound':>7} {'last hold':>9} {'bound':>7} "
+        print(f"\n{'arrive':>7} {'cases':>6} {'orders':>6} {'held':>7} {'1st hold':>9} {'bound':>7} {'last hold':>9} {'bound':>7} "
               f"{'last/bound':>10} {'over p50':>9} {'p95':>8} {'makespan':>9}" + ("  range" if args.repeat > 1 else ""))
     for r in loops:
         spread = r["ratio_last_hold_to_bound_runs"]
-        print(f"{r['cases']:>6} {r['orders']:>6} {r['held_share']:>7.1%} {r['first_hold_s_median']:>8.2f}s "
+        arrive = f"over {r['arrive_over_s']:g}s" if r["arrive_over_s"] else "at once"
+        print(f"{arrive:>7} {r['cases']:>6} {r['orders']:>6} {r['held_share']:>7.1%} {r['first_hold_s_median']:>8.2f}s "
               f"{r['bound_first_s_median']:>6.2f}s {r['last_hold_s_median']:>8.2f}s {r['bound_last_s_median']:>6.2f}s "
               f"{r['ratio_last_hold_to_bound']:>10.3f} {r['overhead_ms_median']:>7.1f}ms {r['overhead_ms_p95']:>6.1f}ms "
               f"{r['makespan_s']:>8.2f}s" + (f"  {min(spread):.3f}–{max(spread):.3f}" if len(spread) > 1 else ""))
     for r in loops:
-        print(f"{r['cases']:>6} cases, per step p50/p95: " + ", ".join(
+        arrive = f"arriving over {r['arrive_over_s']:g} s" if r["arrive_over_s"] else "at once"
+        print(f"{r['cases']:>6} cases {arrive}, per step p50/p95: " + ", ".join(
             f"{k} {v['p50']:.0f}/{v['p95']:.0f}" for k, v in r["steps"].items()))
         print(f"{'':>6} along each case's critical path, summed, p50/p95: " + ", ".join(
             f"{k} {v['p50']:.0f}/{v['p95']:.0f}" for k, v in r["critical_path"].items()))
