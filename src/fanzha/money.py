@@ -244,8 +244,9 @@ def _parse_cn_fen(text: str) -> int:
     # Trailing 角 / 分 after the yuan word: 12元5角3分, 伍元叁角.
     jiao: Fraction | int = 0
     fen_part: Fraction | int = 0
-    m = re.search(r"(?:元|圆|块|^)(?:(?P<j>[\d零〇一二两三四五六七八九壹贰叁肆伍陆柒捌玖])[角毛])?"
-                  r"(?:零?(?P<f>[\d一二两三四五六七八九壹贰叁肆伍陆柒捌玖])分)?$", s)
+    # (ASCII digits only, as everywhere in the grammar: "\d" would take "٣" too)
+    m = re.search(r"(?:元|圆|块|^)(?:(?P<j>[0-9零〇一二两三四五六七八九壹贰叁肆伍陆柒捌玖])[角毛])?"
+                  r"(?:零?(?P<f>[0-9一二两三四五六七八九壹贰叁肆伍陆柒捌玖])分)?$", s)
     if m and (m.group("j") or m.group("f")):
         if m.group("j"):
             jiao = Fraction(_digit_value(m.group("j")), 10)
