@@ -67,23 +67,42 @@ def test_empty_feed_batch(api):
     assert r.status_code == 422
 
 
+def _refused_for_nul(r, field: str) -> bool:
+    return r.status_code == 422 and any(e["loc"][-1] == field and "NUL" in e["msg"] for e in r.json()["detail"])
+
+
 def test_a_nul_character_is_refused_alike_on_either_database(api):
-    """A NUL in a report's words is bad input on SQLite as on PostgreSQL (whose text
-    cannot hold it): 422 naming the field, nothing written. Elsewhere, a value the
-    database refuses is a 422 too, never a 500."""
+    """A NUL in any text of a request (which PostgreSQL's text cannot hold, and SQLite's
+    would keep) is bad input on either database: 422 naming the field, nothing written."""
     from fastapi.testclient import TestClient
 
     from .test_cases_orders import REPORT
 
     client = TestClient(api.client.app, raise_server_exceptions=False)
+    before = _count(api, Case)
     r = client.post("/cases", json={**REPORT, "text": "受害人\x00被骗"}, headers=api.as_(Role.analyst))
-    assert r.status_code == 422 and r.json()["field"] == "text" and "NUL" in r.json()["detail"]
+    assert _refused_for_nul(r, "text") and "(at 4)" in r.text
     r = client.post("/cases", json={**REPORT, "address": "中华街道\x00某小区"}, headers=api.as_(Role.analyst))
-    assert r.status_code == 422 and r.json()["field"] == "address"
+    assert _refused_for_nul(r, "address")
+    r = client.post("/cases", json={**REPORT, "identifiers": [{"kind": "phone", "value": "139\x00"}]},
+                    headers=api.as_(Role.analyst))
+    assert _refused_for_nul(r, "value")
+    assert _count(api, Case) == before
     case_no = client.post("/cases", json=REPORT, headers=api.as_(Role.analyst)).json()["case_no"]
+    orders = _count(api, Order)
     r = client.post("/orders", json={"case_no": case_no, "kind": "stop_payment", "institution": "ICBC",
                                      "target": "6222025260181590832", "amount": "1.00",
                                      "legal_basis": "第十八条\x00"}, headers=api.as_(Role.analyst))
-    assert r.status_code in (201, 422), r.text   # SQLite keeps it; PostgreSQL refuses the value
-    if r.status_code == 422:
-        assert "cannot store" in r.json()["detail"]
+    assert _refused_for_nul(r, "legal_basis")
+    assert _count(api, Order) == orders
+
+
+@pytest.mark.parametrize("order_id", ["100000000000000000000", "9223372036854775808", "-9223372036854775809"])
+def test_an_id_beyond_64_bits_is_bad_input_on_either_database(api, order_id):
+    """An integer the database cannot hold (PostgreSQL: out of range; SQLite's driver:
+    too large to convert) is the request's fault, a 422, not a 500."""
+    from fastapi.testclient import TestClient
+
+    client = TestClient(api.client.app, raise_server_exceptions=False)
+    r = client.get(f"/orders/{order_id}", headers=api.as_(Role.analyst))
+    assert r.status_code == 422 and "cannot store" in r.json()["detail"]

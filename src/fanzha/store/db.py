@@ -18,6 +18,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, any_, bindparam, create_engine, event
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 
 from fanzha.settings import get_settings
@@ -65,6 +66,15 @@ def make_engine(url: str | None = None) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+
+        @event.listens_for(engine, "handle_error")
+        def _out_of_range(ctx):
+            # An integer beyond 64 bits (an id of twenty digits in a URL): the driver's
+            # OverflowError is the value's fault, a DataError as PostgreSQL's "integer out
+            # of range" is — not a failure of the server.
+            if isinstance(ctx.original_exception, OverflowError):
+                return DataError(ctx.statement, ctx.parameters, ctx.original_exception)
+            return None
 
         return engine
     return create_engine(url, pool_pre_ping=True)
