@@ -233,6 +233,17 @@ def test_a_row_the_store_refuses_spoils_only_itself(city, tmp_path):
         assert len(s.execute(select(Report).where(Report.case_id.is_not(None))).scalars().all()) == 4
 
 
+def test_a_nul_character_in_a_row_is_that_rows_error(city, tmp_path):
+    """A NUL in a sheet's cell (which PostgreSQL's text cannot hold) is the row's error,
+    naming its line and field, on either database; the other rows go in."""
+    sheet = tmp_path / "day.csv"
+    _sheet(sheet, SHEET[:3] + ["110-97,2024-05-01 10:00,思明区,中华街道\x008号,,100,,被冒充客服诈骗"])
+    summary = import_file(sheet, source="import", actor="desk", sessions=city, processes=1)
+    assert [(e["line"], e["field"]) for e in summary["errors"]] == [(5, "address")]
+    assert "NUL" in summary["errors"][0]["error"]
+    assert summary["opened"] + summary["follow_up"] == 3
+
+
 def _book() -> Book:
     """A book of an empty store with one district branch and its station (no database)."""
     city = UnitRef(1, "350200", None)

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from fanzha.api.deps import Principal, SessionDep, case_for, require, write_audit
-from fanzha.api.schemas import IdentifierIn, fen_str
+from fanzha.api.schemas import Body, IdentifierIn, fen_str
 from fanzha.errors import InputError
 from fanzha.linking import exports, stix
 from fanzha.linking import store as linking_store
@@ -96,7 +96,7 @@ def report_group(report_id: int, principal: Reader, session: SessionDep) -> dict
     return {"report_id": report_id, "case_no": case.case_no, **_group_out(session, grp)}
 
 
-class CheckIn(BaseModel):
+class CheckIn(Body):
     identifiers: list[IdentifierIn] = Field(min_length=1, max_length=1000)
 
 
@@ -115,7 +115,7 @@ def check_new_report(body: CheckIn, principal: Reader, session: SessionDep) -> d
     return out
 
 
-class DecisionIn(BaseModel):
+class DecisionIn(Body):
     a: str = Field(min_length=1, max_length=32, description="a case number")
     b: str = Field(min_length=1, max_length=32, description="another case number")
     verdict: Verdict

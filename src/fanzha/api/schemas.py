@@ -19,7 +19,33 @@ def yuan_to_fen(value: str | None, *, allow_zero: bool = False) -> int | None:
         raise ValueError(str(err)) from None
 
 
-class Strict(BaseModel):
+def _nul_at(value: Any) -> int:
+    """Where a NUL character is in ``value`` (a string, or the strings of lists and
+    dicts in it): its index in a string, 0 inside a container, -1 if none."""
+    if isinstance(value, str):
+        return value.find("\x00")
+    if isinstance(value, dict):
+        return 0 if any(_nul_at(k) >= 0 or _nul_at(v) >= 0 for k, v in value.items()) else -1
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return 0 if any(_nul_at(v) >= 0 for v in value) else -1
+    return -1
+
+
+class Body(BaseModel):
+    """A request body. A NUL character in any of its text is refused (422 naming the
+    field) on either database: PostgreSQL's text cannot hold one, SQLite's would keep it."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        at = _nul_at(value)
+        if at >= 0:
+            raise ValueError(f"holds a NUL character (at {at + 1})" if isinstance(value, str)
+                             else "holds a NUL character")
+        return value
+
+
+class Strict(Body):
     model_config = ConfigDict(extra="forbid")
 
 

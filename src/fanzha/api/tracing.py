@@ -12,10 +12,11 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile, status
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, Field
 from sqlalchemy import func, select
 
 from fanzha.api.deps import Principal, SessionDep, case_for, require, write_audit
+from fanzha.api.schemas import Body
 from fanzha.errors import InputError
 from fanzha.roles import Permission
 from fanzha.store import services
@@ -84,7 +85,7 @@ def list_ledgers(case_no: str, principal: Tracer, session: SessionDep) -> list[d
     return [_ledger_out(l) for l in rows]
 
 
-class TraceIn(BaseModel):
+class TraceIn(Body):
     rule: str = Field(default="fifo", pattern="^(fifo|lifo|pro-rata|libr)$")
     as_of: AwareDatetime | None = None
     ledger_version: int | None = Field(default=None, ge=1, description="default: the newest")
@@ -137,7 +138,7 @@ def read_trace(case_no: str, trace_id: int, principal: Tracer, session: SessionD
     return _trace_out(t)
 
 
-class HoldsIn(BaseModel):
+class HoldsIn(Body):
     kind: str = Field(default="stop_payment", pattern="^(stop_payment|freeze)$")
     legal_basis: str = Field(min_length=1, max_length=256)
     hours: int | None = Field(default=None, ge=1, le=24 * 366, description="default: the plan's expiry")
@@ -161,7 +162,7 @@ def queue_holds(case_no: str, trace_id: int, body: HoldsIn, principal: Tracer, s
     return {"queued": queued, "skipped": skipped}
 
 
-class RestitutionIn(BaseModel):
+class RestitutionIn(Body):
     mode: str = Field(default="traced", pattern="^(traced|pooled)$")
     frozen: dict[str, str] = Field(description="account → amount actually frozen, yuan")
 
