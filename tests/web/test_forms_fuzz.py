@@ -67,3 +67,23 @@ def test_no_console_form_is_answered_with_a_server_error(console):
 
         post()
     assert not failures, failures[:5]
+
+
+def test_a_nul_character_in_a_form_is_refused_alike_on_either_database(console):
+    """A NUL in a form's field (an order's legal basis, a link's note) is a 422 naming the
+    field on SQLite as on PostgreSQL, and nothing is written."""
+    from sqlalchemy import func, select
+
+    from fanzha.store.models import Order
+
+    officer, analyst = console["officer"], console["analyst"]
+    case_no = officer.post("/console/report", recent_report()).headers["location"].split("?")[0].rsplit("/", 1)[-1]
+    with console.sessions() as s:
+        before = s.execute(select(func.count()).select_from(Order)).scalar_one()
+    r = analyst.post("/console/orders", {"case_no": case_no, "kind": "account_holder", "institution": "ICBC",
+                                         "target": "6222021001115555556", "legal_basis": "第十八条\x00"})
+    assert r.status_code == 422 and "legal_basis" in r.text and "NUL" in r.text
+    r = officer.post("/console/report", recent_report(address="中华街道\x00某小区"))
+    assert r.status_code == 422 and "address" in r.text
+    with console.sessions() as s:
+        assert s.execute(select(func.count()).select_from(Order)).scalar_one() == before

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import func, select
@@ -41,7 +42,22 @@ from fanzha.web.i18n import COOKIE, LANGS, N_, lang_of, translate
 from fanzha.web.labels import IDENTIFIER_KINDS, SCAM_TYPE_LABELS
 from fanzha.web.render import SHANGHAI, fragment, html, landing_path, page, request_csrf
 
-router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False)
+async def _no_nul_in_forms(request: Request) -> None:
+    """A NUL character in a posted form's field is refused, 422 naming the field, on
+    either database (as in the API's request bodies: PostgreSQL's text cannot hold
+    one, SQLite's would keep it). The form is the one the route reads, parsed once."""
+    if request.method != "POST":
+        return
+    form = await request.form()
+    bad = [{"type": "value_error", "loc": ("body", name), "input": value,
+            "msg": f"Value error, holds a NUL character (at {value.find(chr(0)) + 1})"}
+           for name, value in form.multi_items() if isinstance(value, str) and "\x00" in value]
+    if bad:
+        raise RequestValidationError(bad)
+
+
+router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False,
+                   dependencies=[Depends(_no_nul_in_forms)])
 #: The bare address a person types: sent on to the console.
 entry = APIRouter(include_in_schema=False)
 
