@@ -29,3 +29,10 @@ class InputError(Exception):
 
     def as_dict(self) -> dict:
         return {"error": self.message, "file": self.file, "line": self.line, "field": self.field}
+
+
+def nul_refusal(text: str) -> str | None:
+    """Why ``text`` cannot be kept, if it holds a NUL character (PostgreSQL's text cannot
+    hold one; SQLite's would): refused alike on either database, at every edge."""
+    at = text.find("\x00")
+    return None if at < 0 else f"holds a NUL character (at {at + 1})"

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from fanzha.errors import nul_refusal
 from fanzha.money import AmountError, format_fen, parse_yuan
 
 
@@ -19,16 +20,16 @@ def yuan_to_fen(value: str | None, *, allow_zero: bool = False) -> int | None:
         raise ValueError(str(err)) from None
 
 
-def _nul_at(value: Any) -> int:
-    """Where a NUL character is in ``value`` (a string, or the strings of lists and
-    dicts in it): its index in a string, 0 inside a container, -1 if none."""
+def _nul_refusal(value: Any) -> str | None:
+    """:func:`~fanzha.errors.nul_refusal` of a value: a string, or the strings of the
+    lists and dicts in it."""
     if isinstance(value, str):
-        return value.find("\x00")
+        return nul_refusal(value)
     if isinstance(value, dict):
-        return 0 if any(_nul_at(k) >= 0 or _nul_at(v) >= 0 for k, v in value.items()) else -1
+        value = [*value.keys(), *value.values()]
     if isinstance(value, (list, tuple, set, frozenset)):
-        return 0 if any(_nul_at(v) >= 0 for v in value) else -1
-    return -1
+        return "holds a NUL character" if any(_nul_refusal(v) for v in value) else None
+    return None
 
 
 class Body(BaseModel):
@@ -38,10 +39,9 @@ class Body(BaseModel):
     @field_validator("*", mode="after")
     @classmethod
     def _no_nul(cls, value: Any) -> Any:
-        at = _nul_at(value)
-        if at >= 0:
-            raise ValueError(f"holds a NUL character (at {at + 1})" if isinstance(value, str)
-                             else "holds a NUL character")
+        why = _nul_refusal(value)
+        if why:
+            raise ValueError(why)
         return value
 
 

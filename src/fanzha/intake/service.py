@@ -36,7 +36,7 @@ from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from fanzha.collector import Freeze
-from fanzha.errors import InputError
+from fanzha.errors import InputError, nul_refusal
 from fanzha.intake import routing
 from fanzha.linking.identifiers import normalise_identifier
 from fanzha.store import services
@@ -164,10 +164,9 @@ def _check(inc: Incoming) -> None:
         if len(value) > width:
             raise InputError(f"{name} is {len(value):,} characters; at most {width} are kept", field=name)
     for name in ("text", *_WIDTHS):
-        value = getattr(inc, name) or ""
-        at = value.find("\x00")  # (PostgreSQL's text cannot hold it: refused alike on either database)
-        if at >= 0:
-            raise InputError(f"{name} holds a NUL character (at {at + 1})", field=name)
+        why = nul_refusal(getattr(inc, name) or "")
+        if why:
+            raise InputError(f"{name} {why}", field=name)
 
 
 def _read_own(inc: Incoming) -> ReadReport:

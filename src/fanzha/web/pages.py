@@ -29,7 +29,7 @@ from fanzha.api.deps import (SESSION_COOKIE, Principal, PrincipalDep, SessionDep
                              check_order_access, require, same_origin, unit_scope, write_audit)
 from fanzha.api.schemas import ReportIn, yuan_to_fen
 from fanzha.api.security import issue_token
-from fanzha.errors import InputError
+from fanzha.errors import InputError, nul_refusal
 from fanzha.gateway.orders import MONEY_ORDERS, OrderKind, OrderState, TransitionError
 from fanzha.intake.service import EMERGENCY_BASIS, read_text
 from fanzha.money import format_fen
@@ -49,9 +49,8 @@ async def _no_nul_in_forms(request: Request) -> None:
     if request.method != "POST":
         return
     form = await request.form()
-    bad = [{"type": "value_error", "loc": ("body", name), "input": value,
-            "msg": f"Value error, holds a NUL character (at {value.find(chr(0)) + 1})"}
-           for name, value in form.multi_items() if isinstance(value, str) and "\x00" in value]
+    bad = [{"type": "value_error", "loc": ("body", name), "input": value, "msg": f"Value error, {why}"}
+           for name, value in form.multi_items() if isinstance(value, str) and (why := nul_refusal(value))]
     if bad:
         raise RequestValidationError(bad)
 
