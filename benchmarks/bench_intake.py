@@ -23,6 +23,10 @@ PostgreSQL, the server's (its processes' times in ``/proc``) — and the share o
 the import kept busy (reports/s × CPU per report ÷ cores): what is left is time a core
 waited on the import's one serial chain.
 
+Memory: the peak resident size of the importing process (started for the one import:
+the classifier, the sheet, the filing) and of its largest reading worker, against the
+baseline's process (pandas reading the sheet and writing the table).
+
 Reports come from a ``fanzha sim`` world; those naming a card get a payment half an
 hour before the call so the emergency path runs. PostgreSQL is the embedded server.
 
@@ -134,7 +138,7 @@ def bulk(url: str, sheet: Path, processes: int = 0) -> dict:
             "bulk_orders": summary["orders_queued"], "bulk_processes": processes or default_processes(filed_rows),
             "bulk_cpu_ms": {"main": cpu * 1000 / filed_rows, "readers": children * 1000 / filed_rows,
                             "server": server * 1000 / filed_rows if server is not None else 0.0},
-            "load": os.getloadavg()[0]}
+            "load": os.getloadavg()[0], **_peaks("bulk")}
 
 
 def _cores() -> int:
@@ -187,7 +191,16 @@ def baseline(url: str, sheet: Path) -> dict:
     frame.to_sql("sheet", engine, if_exists="replace", index=False, chunksize=1000)
     dt = time.perf_counter() - t
     engine.dispose()
-    return {"baseline_per_s": len(frame) / dt}
+    return {"baseline_per_s": len(frame) / dt, **_peaks("baseline")}
+
+
+def _peaks(name: str) -> dict:
+    """Peak resident memory in MiB of this process (started for this one job) and of the
+    largest of its children (the reading workers), from ``getrusage`` (Linux: KiB)."""
+    import resource
+
+    return {f"{name}_peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            f"{name}_children_peak_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
 
 def _child(args: list[str], env: dict) -> dict:
@@ -241,6 +254,11 @@ def main() -> int:
         c = r["bulk_cpu_ms"]
         print(f"{name:<10}{c['main']:.3f} / {c['readers']:.3f} / {c['server']:.3f} ms "
               f"= {c['main'] + c['readers'] + c['server']:.3f} ms; cores busy {r['cores_used']:.0%}")
+    print("peak memory (MiB): the importing process / its largest reading worker, against the sheet→table "
+          "baseline's process")
+    for name, r in results["databases"].items():
+        print(f"{name:<10}{r['bulk_peak_mib']:.0f} / {r['bulk_children_peak_mib']:.0f} against "
+              f"{r['baseline_peak_mib']:.0f}: {r['memory_vs_baseline']:.1f}×")
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "bench_intake.json").write_text(json.dumps({"reports": len(results["reports"]), "repeat": a.repeat,
                                                           "results": results["databases"]}, indent=2))
@@ -284,6 +302,7 @@ def _run(a: argparse.Namespace, tmp: Path) -> dict:
             r["cores_used"] = _cores_used(r)
             r.update(_child(["--baseline", url("baseline"), str(sheet)], {}))
             r["bulk_vs_baseline"] = r["baseline_per_s"] / r["bulk_per_s"]
+            r["memory_vs_baseline"] = r["bulk_peak_mib"] / r["baseline_peak_mib"]
             databases[kind] = r
     finally:
         pg.cleanup()
