@@ -42,6 +42,7 @@ from fanzha.web.i18n import COOKIE, LANGS, N_, lang_of, translate
 from fanzha.web.labels import IDENTIFIER_KINDS, SCAM_TYPE_LABELS
 from fanzha.web.render import SHANGHAI, fragment, html, landing_path, page, request_csrf
 
+
 async def _no_nul_in_forms(request: Request) -> None:
     """A NUL character in a posted form's field is refused, 422 naming the field, on
     either database (as in the API's request bodies: PostgreSQL's text cannot hold
