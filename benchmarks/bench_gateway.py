@@ -189,7 +189,7 @@ def run_once(n_cases: int, *, institutions: int, speed: float, database_url: str
                                           legal_basis="反电信网络诈骗法 第二十条", created_by="bench", amount_fen=amount)
         d = Dispatcher(sessions, keys, DispatchConfig(timeout_s=30, batch=2000, max_in_flight=64))
         t0, t0_utc, cpu0 = time.perf_counter(), datetime.now(timezone.utc), time.process_time()
-        asyncio.run(race())
+        asyncio.run(d.run(until_settled=True, deadline_s=600))
         makespan, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         seen = httpx.get(base + "/sim/requests", timeout=30).json()
         with sessions() as s:
